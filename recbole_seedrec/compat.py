@@ -1,0 +1,90 @@
+"""Runtime shims that RecBole 1.2.1 needs on torch >= 2.6 and numpy 1.26.
+
+Each shim is idempotent and applied once when ``recbole_seedrec`` is imported.
+See ``../shared/notes/recbole-1.2.1.md`` for the defects they work around.
+"""
+
+import copy
+import types
+
+import torch
+
+# Modules of RecBole that reload their own checkpoints with a bare ``torch.load``.
+_CHECKPOINT_LOADING_MODULES = ("recbole.trainer.trainer",)
+
+
+class _TrustedCheckpointTorch(types.ModuleType):
+    """``torch`` as seen by RecBole's trainer: checkpoints unpickle its whole Config.
+
+    torch >= 2.6 defaults to ``weights_only=True``, which refuses that pickle. RecBole's
+    checkpoints are files the user wrote, so its own loads get the pre-2.6 default back.
+    A call that passes ``weights_only`` keeps it. Load only checkpoints you trust.
+    """
+
+    def __getattr__(self, name):
+        return getattr(torch, name)
+
+    @staticmethod
+    def load(*args, **kwargs):
+        kwargs.setdefault("weights_only", False)
+        return torch.load(*args, **kwargs)
+
+
+def load_trusted_checkpoint(path, map_location=None):
+    """Load a RecBole checkpoint, which pickles its Config (a file you trust)."""
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
+def patch_checkpoint_loading():
+    import importlib
+
+    for name in _CHECKPOINT_LOADING_MODULES:
+        module = importlib.import_module(name)
+        if not isinstance(module.torch, _TrustedCheckpointTorch):
+            module.torch = _TrustedCheckpointTorch("torch")
+
+
+def patch_numpy_aliases():
+    """Metrics use ``np.float`` etc.; RecBole only sets them when a Config is *built*.
+
+    A Config unpickled from a checkpoint in a fresh process never sets them.
+    """
+    from recbole.config import Config
+
+    Config.compatibility_settings(None)
+
+
+def patch_collector_cpu():
+    """``Collector.get_data_struct`` calls ``.cpu()`` on every value, ints included.
+
+    The int and dict entries (``data.num_items``, ``data.count_items``, ...) are set aside
+    around the original call, so every metric that reads them works again.
+    """
+    from recbole.evaluator.collector import Collector
+
+    original = Collector.get_data_struct
+    if getattr(original, "_seedrec_patched", False):
+        return
+
+    def get_data_struct(self):
+        store = self.data_struct._data_dict
+        plain = {k: v for k, v in store.items() if not isinstance(v, torch.Tensor)}
+        for key in plain:
+            del store[key]
+        try:
+            returned = original(self)
+        finally:
+            store.update(plain)
+        returned._data_dict.update(copy.deepcopy(plain))
+        return returned
+
+    get_data_struct._seedrec_patched = True
+    Collector.get_data_struct = get_data_struct
+
+
+def apply_all():
+    patch_numpy_aliases()
+    patch_checkpoint_loading()
+    patch_collector_cpu()
+
+

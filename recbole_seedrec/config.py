@@ -1,0 +1,117 @@
+"""RecBole's Config, resolving model names and yaml files in this package first."""
+
+from pathlib import Path
+
+from recbole.config import Config as RecBoleConfig
+from recbole.utils import ModelType
+
+from recbole_seedrec.registry import get_model, is_own_model
+
+PROPERTIES = Path(__file__).parent / "properties"
+
+_BASE_YAML_BY_TYPE = {ModelType.SEQUENTIAL: "sequential.yaml"}
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot work, with the option to change."""
+
+
+class Config(RecBoleConfig):
+    """Adds to RecBole's precedence, for this package's models only:
+
+    RecBole defaults < our base yaml for the model type < ``properties/model/<Model>.yaml``
+    < ``properties/dataset/<dataset>.yaml`` < config files < config dict < command line.
+
+    ``cmd_args`` (a list of ``--key=value``) replaces ``sys.argv`` as the command line; leave it
+    ``None`` to read ``sys.argv`` as RecBole does.
+    """
+
+    def __init__(
+        self, model=None, dataset=None, config_file_list=None, config_dict=None, cmd_args=None
+    ):
+        self._cmd_args = cmd_args
+        super().__init__(model, dataset, config_file_list, config_dict)
+
+    def _load_cmd_line(self):
+        if self._cmd_args is None:
+            return super()._load_cmd_line()
+        parsed = {}
+        for arg in self._cmd_args:
+            key, sep, value = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+            if not key or not sep:
+                raise ConfigError(
+                    f"Unrecognised argument '{arg}': overrides take the form --key=value."
+                )
+            parsed[key] = value
+        return self._convert_config_dict(parsed)
+
+    def _get_model_and_dataset(self, model, dataset):
+        if model is None:
+            model = self.external_config_dict.get("model")
+            if model is None:
+                raise ConfigError(
+                    "No model given: pass --model NAME, or set `model:` in a config file."
+                )
+        if isinstance(model, str):
+            model = get_model(model)
+        if dataset is None and "dataset" not in self.external_config_dict:
+            raise ConfigError(
+                "No dataset given: pass --dataset NAME, or set `dataset:` in a config file."
+            )
+        return super()._get_model_and_dataset(model, dataset)
+
+    def _load_internal_config_dict(self, model, model_class, dataset):
+        super()._load_internal_config_dict(model, model_class, dataset)
+        if not is_own_model(model_class):
+            return
+        base_yaml = _BASE_YAML_BY_TYPE.get(model_class.type)
+        layers = [
+            PROPERTIES / "quick_start_config" / base_yaml if base_yaml else None,
+            PROPERTIES / "model" / f"{model}.yaml",
+            PROPERTIES / "dataset" / f"{dataset}.yaml",
+        ]
+        for path in layers:
+            if path is not None and path.is_file():
+                self._update_internal_config_dict(str(path))
+
+    def _get_final_config_dict(self):
+        final = super()._get_final_config_dict()
+        if final.get("MODEL_TYPE") == ModelType.SEQUENTIAL and final.get("loss_type") == "CE":
+            self._check_no_negatives_for_ce(final)
+        return final
+
+    def _check_no_negatives_for_ce(self, final):
+        """CE scores every item, so training negatives are off unless the user asked for them."""
+        if "train_neg_sample_args" not in self.external_config_dict:
+            final["train_neg_sample_args"] = None
+        elif final["train_neg_sample_args"] not in (None, "None"):
+            raise ConfigError(
+                f"loss_type CE scores all items and takes no training negatives, but "
+                f"train_neg_sample_args is {final['train_neg_sample_args']}. Set "
+                "`train_neg_sample_args: ~` (--train_neg_sample_args=None), or use loss_type BPR."
+            )
+
+    def _set_default_parameters(self):
+        super()._set_default_parameters()
+        self._load_required_item_fields()
+
+    def _load_required_item_fields(self):
+        """Add the item fields a model reads (e.g. its sememe field) to ``load_col``.
+
+        RecBole loads only the listed columns of a custom data set; a model that needs an item
+        field declares the config keys naming it in ``required_item_field_keys``.
+        """
+        keys = getattr(self.model_class, "required_item_field_keys", ())
+        fields = []
+        for key in keys:
+            value = self.final_config_dict.get(key)
+            if value is None:
+                raise ConfigError(f"Model {self.model} needs the option `{key}` to be set.")
+            fields += [value] if isinstance(value, str) else list(value)
+        load_col = self.final_config_dict.get("load_col")
+        if not fields or load_col is None:  # load_col: ~ already loads every column
+            return
+        item_columns = list(load_col.get("item") or [self.final_config_dict["ITEM_ID_FIELD"]])
+        item_columns += [f for f in fields if f not in item_columns]
+        self.final_config_dict["load_col"] = {**load_col, "item": item_columns}
+

@@ -1,0 +1,126 @@
+"""Run and reload experiments for this package's models and RecBole's alike."""
+
+import argparse
+import os
+import sys
+from logging import getLogger
+
+import torch
+from recbole.data import create_dataset, data_preparation
+from recbole.utils import init_logger, init_seed, set_color
+
+from recbole_seedrec.compat import load_trusted_checkpoint
+from recbole_seedrec.config import Config
+from recbole_seedrec.registry import get_model, get_trainer
+
+
+def build_model_and_trainer(config, train_data):
+    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    return model, trainer
+
+
+def run_recbole_seedrec(
+    model=None, dataset=None, config_file_list=None, config_dict=None, saved=True, cmd_args=None
+):
+    """Train on the training split, select on validation, report on test.
+
+    Returns the validation and test results and, when ``saved``, the checkpoint path for
+    :func:`load_data_and_model`. ``cmd_args`` are ``--key=value`` overrides; ``None`` reads
+    ``sys.argv`` as RecBole does.
+    """
+    config = Config(model, dataset, config_file_list, config_dict, cmd_args=cmd_args)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    logger = getLogger()
+    logger.info(config)
+
+    dataset = create_dataset(config)
+    logger.info(dataset)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+
+    model, trainer = build_model_and_trainer(config, train_data)
+    logger.info(model)
+    show_progress = config["show_progress"]
+    best_valid_score, best_valid_result = trainer.fit(
+        train_data, valid_data, saved=saved, show_progress=show_progress
+    )
+    test_result = trainer.evaluate(test_data, load_best_model=saved, show_progress=show_progress)
+
+    logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
+    logger.info(set_color("test result", "yellow") + f": {test_result}")
+    return {
+        "best_valid_score": best_valid_score,
+        "valid_score_bigger": config["valid_metric_bigger"],
+        "best_valid_result": best_valid_result,
+        "test_result": test_result,
+        "model_file": trainer.saved_model_file if saved else None,
+    }
+
+
+def _device_available_here(config):
+    """A checkpoint written on a GPU machine still loads on a CPU-only one."""
+    use_gpu = config["use_gpu"] and torch.cuda.is_available()
+    return torch.device("cuda") if use_gpu else torch.device("cpu")
+
+
+def load_data_and_model(model_file):
+    """Reload a checkpoint of any model, with its data set and split dataloaders.
+
+    Returns ``(config, model, dataset, train_data, valid_data, test_data)`` as RecBole's
+    function of the same name does. A checkpoint is a pickle: load only files you trust.
+    """
+    if not os.path.isfile(model_file):
+        raise FileNotFoundError(
+            f"No checkpoint at '{model_file}'. Checkpoints are written to `checkpoint_dir` "
+            "(default ./saved/); run_recbole_seedrec returns the path as 'model_file'."
+        )
+    checkpoint = load_trusted_checkpoint(model_file, map_location="cpu")
+    config = checkpoint["config"]
+    config["device"] = _device_available_here(config)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    logger = getLogger()
+    logger.info(config)
+
+    dataset = create_dataset(config)
+    logger.info(dataset)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+
+    init_seed(config["seed"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    model.load_state_dict(checkpoint["state_dict"])
+    model.load_other_parameter(checkpoint.get("other_parameter"))
+    return config, model, dataset, train_data, valid_data, test_data
+
+
+def _split_config_files(values):
+    """Accept ``a.yaml b.yaml`` as separate arguments or as one quoted string, like RecBole."""
+    files = [name for value in values or [] for name in value.split()]
+    missing = [name for name in files if not os.path.isfile(name)]
+    if missing:
+        raise SystemExit(f"error: config file not found: {', '.join(missing)}")
+    return files or None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="recbole-seedrec",
+        description="Train and evaluate a recbole-seedrec or RecBole model. Any other "
+        "option is given as --key=value and overrides the config files.",
+    )
+    parser.add_argument("--model", "-m", default="SASRec", help="model name")
+    parser.add_argument("--dataset", "-d", default="ml-100k", help="data set name")
+    parser.add_argument("--config_files", nargs="+", help="yaml files, later ones win")
+    args, overrides = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    bad = [arg for arg in overrides if not (arg.startswith("--") and "=" in arg)]
+    if bad:
+        parser.error(f"unrecognised arguments {bad}: overrides take the form --key=value")
+    run_recbole_seedrec(
+        args.model, args.dataset, _split_config_files(args.config_files), cmd_args=overrides
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Find models and trainers by name: this package first, then RecBole."""
+
+import difflib
+import importlib
+import importlib.util
+import pkgutil
+import re
+from pathlib import Path
+
+import recbole.model
+from recbole.utils import get_trainer as recbole_get_trainer
+
+_OWN_MODEL_PACKAGE = "recbole_seedrec.model"
+_RECBOLE_MODEL_SUBPACKAGES = (
+    "general_recommender",
+    "context_aware_recommender",
+    "sequential_recommender",
+    "knowledge_aware_recommender",
+    "exlib_recommender",
+)
+
+
+class UnknownModelError(ValueError):
+    """Raised for a model name that neither this package nor RecBole defines."""
+
+
+def _class_names_in(package_dir):
+    """Model class names by reading the files, not importing them (RecBole has ~90)."""
+    names = []
+    for info in pkgutil.iter_modules([str(package_dir)]):
+        if info.ispkg or info.name.startswith("_"):
+            continue
+        source = (Path(package_dir) / f"{info.name}.py").read_text(encoding="utf-8")
+        for class_name in re.findall(r"^class (\w+)\(", source, flags=re.MULTILINE):
+            if class_name.lower() == info.name:
+                names.append(class_name)
+    return names
+
+
+def own_model_names():
+    package_dir = Path(__file__).parent / "model"
+    return sorted(_class_names_in(package_dir))
+
+
+def recbole_model_names():
+    root = Path(recbole.model.__file__).parent
+    return sorted(
+        name for sub in _RECBOLE_MODEL_SUBPACKAGES for name in _class_names_in(root / sub)
+    )
+
+
+def _import_model(module_path, model_name):
+    try:
+        if importlib.util.find_spec(module_path) is None:
+            return None
+    except ModuleNotFoundError:  # e.g. exlib_recommender without xgboost installed
+        return None
+    return getattr(importlib.import_module(module_path), model_name, None)
+
+
+def is_own_model(model_class):
+    return model_class.__module__.startswith(_OWN_MODEL_PACKAGE + ".")
+
+
+def get_model(model_name):
+    """Return the model class called ``model_name``, looking here before RecBole."""
+    module_name = model_name.lower()
+    candidates = [f"{_OWN_MODEL_PACKAGE}.{module_name}"] + [
+        f"recbole.model.{sub}.{module_name}" for sub in _RECBOLE_MODEL_SUBPACKAGES
+    ]
+    for module_path in candidates:
+        model_class = _import_model(module_path, model_name)
+        if model_class is not None:
+            return model_class
+    raise UnknownModelError(_unknown_model_message(model_name))
+
+
+def _unknown_model_message(model_name):
+    own, theirs = own_model_names(), recbole_model_names()
+    close = difflib.get_close_matches(model_name, own + theirs, n=3, cutoff=0.6)
+    close += [n for n in own + theirs if n.lower() == model_name.lower() and n not in close]
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    return (
+        f"Unknown model '{model_name}'.{hint} Model names are case-sensitive.\n"
+        f"recbole-seedrec models: {', '.join(own) or '(none)'}\n"
+        f"RecBole models: {', '.join(theirs)}"
+    )
+
+
+def get_trainer(model_type, model_name):
+    """``<Model>Trainer`` from this package, else RecBole's choice for that model."""
+    own_trainers = importlib.import_module("recbole_seedrec.trainer")
+    trainer_class = getattr(own_trainers, model_name + "Trainer", None)
+    if trainer_class is None:
+        trainer_class = recbole_get_trainer(model_type, model_name)
+    return own_trainers.with_safe_checkpoints(trainer_class)
+
+
+__all__ = [
+    "UnknownModelError",
+    "get_model",
+    "get_trainer",
+    "is_own_model",
+    "own_model_names",
+    "recbole_model_names",
+]
