@@ -79,6 +79,7 @@ def patch_collector_cpu():
         return returned
 
     get_data_struct._seedrec_patched = True
+    get_data_struct.__wrapped__ = original
     Collector.get_data_struct = get_data_struct
 
 

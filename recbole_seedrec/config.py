@@ -2,12 +2,15 @@
 
 from pathlib import Path
 
+import recbole
+import yaml
 from recbole.config import Config as RecBoleConfig
 from recbole.utils import ModelType
 
 from recbole_seedrec.registry import get_model, is_own_model
 
 PROPERTIES = Path(__file__).parent / "properties"
+RECBOLE_PROPERTIES = Path(recbole.__file__).parent / "properties"
 
 _BASE_YAML_BY_TYPE = {ModelType.SEQUENTIAL: "sequential.yaml"}
 
@@ -93,7 +96,32 @@ class Config(RecBoleConfig):
 
     def _set_default_parameters(self):
         super()._set_default_parameters()
+        self._check_dataset_files()
+        self._check_valid_metric()
         self._load_required_item_fields()
+
+    def _check_dataset_files(self):
+        """A data set with no atomic files makes RecBole try a download that fails offline."""
+        data_path = Path(self.final_config_dict["data_path"])
+        if (data_path / f"{self.dataset}.inter").is_file() or _recbole_can_download(self.dataset):
+            return
+        raise ConfigError(
+            f"No atomic files for data set '{self.dataset}': expected "
+            f"{data_path / (self.dataset + '.inter')}. Set `data_path` to the folder that holds "
+            f"{self.dataset}/, or convert your data with `python -m recbole_seedrec.data.prepare`."
+        )
+
+    def _check_valid_metric(self):
+        """RecBole finds a valid_metric missing from metrics only after a training epoch."""
+        name, _, k = self.final_config_dict["valid_metric"].lower().partition("@")
+        metrics = [metric.lower() for metric in self.final_config_dict["metrics"]]
+        topk = self.final_config_dict["topk"]
+        if name not in metrics or (k and int(k) not in topk):
+            raise ConfigError(
+                f"valid_metric {self.final_config_dict['valid_metric']} is not computed: "
+                f"metrics are {self.final_config_dict['metrics']} at topk {topk}. Add it to "
+                "`metrics`/`topk`, or choose a valid_metric among them."
+            )
 
     def _load_required_item_fields(self):
         """Add the item fields a model reads (e.g. its sememe field) to ``load_col``.
@@ -115,3 +143,8 @@ class Config(RecBoleConfig):
         item_columns += [f for f in fields if f not in item_columns]
         self.final_config_dict["load_col"] = {**load_col, "item": item_columns}
 
+
+
+def _recbole_can_download(dataset):
+    with open(RECBOLE_PROPERTIES / "dataset" / "url.yaml", encoding="utf-8") as handle:
+        return dataset.lower() in (yaml.safe_load(handle) or {})

@@ -10,8 +10,11 @@ from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_logger, init_seed, set_color
 
 from recbole_seedrec.compat import load_trusted_checkpoint
-from recbole_seedrec.config import Config
-from recbole_seedrec.registry import get_model, get_trainer
+from recbole_seedrec.config import Config, ConfigError
+from recbole_seedrec.registry import UnknownModelError, get_model, get_trainer
+
+# Mistakes in what the user asked for: reported in one line, without a traceback.
+USER_ERRORS = (ConfigError, UnknownModelError, FileNotFoundError)
 
 
 def build_model_and_trainer(config, train_data):
@@ -100,7 +103,7 @@ def _split_config_files(values):
     files = [name for value in values or [] for name in value.split()]
     missing = [name for name in files if not os.path.isfile(name)]
     if missing:
-        raise SystemExit(f"error: config file not found: {', '.join(missing)}")
+        raise FileNotFoundError(f"config file not found: {', '.join(missing)}")
     return files or None
 
 
@@ -117,9 +120,11 @@ def main(argv=None):
     bad = [arg for arg in overrides if not (arg.startswith("--") and "=" in arg)]
     if bad:
         parser.error(f"unrecognised arguments {bad}: overrides take the form --key=value")
-    run_recbole_seedrec(
-        args.model, args.dataset, _split_config_files(args.config_files), cmd_args=overrides
-    )
+    try:
+        config_files = _split_config_files(args.config_files)
+        run_recbole_seedrec(args.model, args.dataset, config_files, cmd_args=overrides)
+    except USER_ERRORS as error:
+        parser.exit(2, f"error: {error}\n")
 
 
 if __name__ == "__main__":

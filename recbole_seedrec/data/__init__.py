@@ -1,0 +1,1 @@
+"""Data tools: the atomic-file converter, the word-sememe pipeline and the item-sememe table."""

@@ -1,0 +1,61 @@
+"""Each RecBole 1.2.1 shim is needed: the same call fails once the shim is taken away."""
+
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+from recbole.data import create_dataset, data_preparation
+from recbole.evaluator.collector import Collector
+
+import recbole_seedrec  # noqa: F401  (applies the shims)
+from recbole_seedrec.config import Config
+from recbole_seedrec.quick_start import build_model_and_trainer
+from tests.conftest import REDUCED_SEQUENTIAL
+
+
+@pytest.fixture(scope="module")
+def trainer(tmp_path_factory):
+    config = Config(
+        "SASRec",
+        "ml-100k",
+        config_dict={**REDUCED_SEQUENTIAL, "checkpoint_dir": str(tmp_path_factory.mktemp("ck"))},
+        cmd_args=[],
+    )
+    train_data, _, _ = data_preparation(config, create_dataset(config))
+    return build_model_and_trainer(config, train_data)[1]
+
+
+def test_checkpoint_reload_needs_shim(trainer, monkeypatch):
+    import recbole.trainer.trainer as recbole_trainer
+
+    trainer._save_checkpoint(0, verbose=False)
+    trainer.resume_checkpoint(trainer.saved_model_file)  # the shimmed path works
+    assert trainer.start_epoch == 1
+
+    monkeypatch.setattr(recbole_trainer, "torch", torch)  # RecBole as shipped
+    with pytest.raises(pickle.UnpicklingError):
+        trainer.resume_checkpoint(trainer.saved_model_file)
+
+
+def test_numpy_aliases_set_on_import_not_only_on_config_build():
+    probe = "import numpy as np; {imports}; print(hasattr(np, 'float') and np.float is np.float_)"
+    without = probe.format(imports="import recbole.evaluator, recbole.trainer")
+    with_shim = probe.format(imports="import recbole_seedrec")
+    run = [sys.executable, "-W", "ignore", "-c"]
+    assert subprocess.run(run + [without], capture_output=True, text=True).stdout.strip() == "False"
+    assert subprocess.run(run + [with_shim], capture_output=True, text=True).stdout.strip() == "True"
+
+
+def test_collector_keeps_int_entries(trainer):
+    collector = Collector(trainer.config)
+    collector.data_struct.set("data.num_items", 1683)
+    collector.data_struct.set("rec.topk", torch.zeros(2, 3))
+    struct = collector.get_data_struct()
+    assert struct.get("data.num_items") == 1683
+    assert "rec.topk" in struct and "rec.topk" not in collector.data_struct  # reset as RecBole does
+    assert collector.data_struct.get("data.num_items") == 1683
+
+    with pytest.raises(AttributeError, match="cpu"):
+        Collector.get_data_struct.__wrapped__(collector)

@@ -1,0 +1,121 @@
+"""The README's ways in: the script, the console command and the Python functions."""
+
+import ast
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+from recbole.data import create_dataset, data_preparation
+
+from recbole_seedrec.config import Config
+from recbole_seedrec.quick_start import build_model_and_trainer, main
+from tests.conftest import REDUCED_SEQUENTIAL, REPO
+
+METRICS = ["NDCG", "Hit", "ItemCoverage", "GiniIndex"]  # the last two need the collector shim
+
+
+def test_cli_rejects_arguments_that_are_not_overrides(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--model", "SASRec", "stray", "--epochs=1"])
+    assert stop.value.code == 2
+    assert "--key=value" in capsys.readouterr().err
+
+
+def test_cli_reports_user_errors_in_one_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--model", "SASrec", "--dataset", "ml-100k"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith("error: Unknown model 'SASrec'")
+    assert "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["--model", "SASRec", "--config_files", "no-such.yaml"])
+    assert "config file not found: no-such.yaml" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    done = subprocess.run(["recbole-seedrec", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "--config_files" in done.stdout
+
+
+def test_checkpoint_names_are_unique_and_saves_atomic(tmp_path):
+    settings = {**REDUCED_SEQUENTIAL, "checkpoint_dir": str(tmp_path)}
+    config = Config("SASRec", "ml-100k", config_dict=settings, cmd_args=[])
+    train_data, _, _ = data_preparation(config, create_dataset(config))
+    trainers = [build_model_and_trainer(config, train_data)[1] for _ in range(3)]
+    names = {trainer.saved_model_file for trainer in trainers}
+    assert len(names) == 3 and all(name.startswith(str(tmp_path)) for name in names)
+    trainers[0]._save_checkpoint(0, verbose=False)
+    assert [p.name for p in tmp_path.iterdir()] == [trainers[0].saved_model_file.split("/")[-1]]
+    state = torch.load(trainers[0].saved_model_file, weights_only=False)
+    assert state["epoch"] == 0 and "state_dict" in state
+
+
+def _result_line(output, label):
+    line = next(row for row in output.splitlines() if f"{label}:" in row)
+    return dict(ast.literal_eval(re.search(r"OrderedDict\((.*)\)", line).group(1)))
+
+
+@pytest.fixture(scope="module")
+def script_run(tmp_path_factory):
+    """One reduced SASRec run through run_recbole_seedrec.py, as the README runs it."""
+    workdir = tmp_path_factory.mktemp("script_run")
+    config_file = workdir / "reduced.yaml"
+    config_file.write_text(yaml.safe_dump(REDUCED_SEQUENTIAL))
+    command = [
+        sys.executable,
+        str(REPO / "run_recbole_seedrec.py"),
+        "--model",
+        "SASRec",
+        "--dataset",
+        "ml-100k",
+        "--config_files",
+        str(config_file),
+        f"--checkpoint_dir={workdir / 'ck'}",
+        f"--metrics={METRICS}",
+        "--valid_metric=NDCG@10",
+    ]
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return workdir, done.stdout + done.stderr
+
+
+def test_script_trains_selects_on_validation_and_tests(script_run):
+    workdir, output = script_run
+    test_result = _result_line(output, "test result")
+    assert set(test_result) == {"ndcg@10", "hit@10", "itemcoverage@10", "giniindex@10"}
+    assert 0 < test_result["hit@10"] <= 1 and 0 < test_result["itemcoverage@10"] <= 1
+    assert (workdir / "log").is_dir()  # RecBole's place for logs, under the working directory
+    checkpoints = list((workdir / "ck").iterdir())
+    assert len(checkpoints) == 1 and checkpoints[0].name.startswith("SASRec-")
+
+
+def test_checkpoint_reloads_in_a_fresh_process_with_same_metrics(script_run):
+    """load_data_and_model + evaluate in a new interpreter: needs all three shims."""
+    workdir, output = script_run
+    checkpoint = next((workdir / "ck").iterdir())
+    probe = (
+        "import json, recbole_seedrec\n"
+        "from recbole_seedrec import load_data_and_model, get_trainer\n"
+        f"config, model, _, train, _, test_data = load_data_and_model({str(checkpoint)!r})\n"
+        "trainer = get_trainer(config['MODEL_TYPE'], config['model'])(config, model)\n"
+        "trainer.eval_collector.data_collect(train)  # coverage metrics count the catalogue\n"
+        "result = trainer.evaluate(test_data, load_best_model=False)\n"
+        "print('RESULT', json.dumps(dict(result)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=workdir, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    reloaded = json.loads(done.stdout.split("RESULT", 1)[1])
+    assert reloaded == _result_line(output, "test result")
+
+
+def test_load_data_and_model_names_a_missing_file(tmp_path):
+    from recbole_seedrec import load_data_and_model
+
+    with pytest.raises(FileNotFoundError, match="checkpoint_dir"):
+        load_data_and_model(str(tmp_path / "nope.pth"))
