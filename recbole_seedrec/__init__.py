@@ -4,9 +4,9 @@ from recbole_seedrec import compat
 
 compat.apply_all()
 
-from recbole_seedrec.config import Config, ConfigError  # noqa: E402
-from recbole_seedrec.quick_start import load_data_and_model, run_recbole_seedrec  # noqa: E402
-from recbole_seedrec.registry import UnknownModelError, get_model, get_trainer  # noqa: E402
+from recbole_seedrec.config import Config, ConfigError
+from recbole_seedrec.quick_start import load_data_and_model, run_recbole_seedrec
+from recbole_seedrec.registry import UnknownModelError, get_model, get_trainer
 
 __version__ = "0.1.0"
 __all__ = [

@@ -7,7 +7,7 @@ from tests.conftest import REPO
 
 
 def _setup_commands():
-    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
+    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), flags=re.DOTALL)
     return [next(l for l in b.splitlines() if l and not l.startswith("#")) for b in blocks[:2]]
 
 

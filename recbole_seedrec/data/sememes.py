@@ -1,8 +1,8 @@
 """The item-sememe table D (|I| x q) that SeeDRec models read, built from RecBole item fields."""
 
+import torch
 from recbole.data.interaction import Interaction
 from recbole.utils import FeatureType
-import torch
 
 from recbole_seedrec.config import ConfigError
 

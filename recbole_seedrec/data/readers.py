@@ -1,0 +1,372 @@
+"""Readers for the converter's two input kinds: plain tables and Amazon review dumps.
+
+Both give a ``RawData``: interactions as (user, item, time) in input order, and per item its
+category levels and title. Every defect is a ``PrepareError`` naming the file, line or field
+and the fix, so the CLI can print one line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import gzip
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TIME_COLUMNS = ("timestamp",)
+ORDER_COLUMNS = ("position",)
+CATEGORY_COLUMNS = ("categories", "category", "genres", "genre")
+TITLE_COLUMNS = ("title",)
+
+
+class PrepareError(Exception):
+    """Input that cannot be converted; the message says where and how to fix it."""
+
+
+@dataclass
+class RawData:
+    """What a reader found, before filtering and sememe building."""
+
+    interactions: list  # (user, item, time) tuples in input order
+    categories: dict  # item -> list of category levels (no entry: no category data)
+    titles: dict  # item -> title (no entry: no title)
+    item_ids: list  # items with a metadata row, in input order
+    order_kind: str  # "timestamp" or "position"
+    order_source: str  # column or field the order came from
+    category_source: str | None  # column or field categories came from; None: no categories
+    title_source: str | None  # column or field titles came from; None: no titles
+    sources: dict = field(default_factory=dict)  # "interactions"/"items" -> file name
+    duplicate_items: int = 0  # repeated item rows (the first one is used)
+
+
+def open_text(path):
+    """Open a UTF-8 text file, gunzipping when it starts with the gzip magic bytes."""
+    path = Path(path)
+    if not path.is_file():
+        raise PrepareError(f"{path}: no such file")
+    with open(path, "rb") as probe:
+        magic = probe.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _bad_time(where, what, value):
+    return PrepareError(
+        f"{where}: {what} {value!r} is not a finite number; the order column must hold unix "
+        "timestamps or positions"
+    )
+
+
+def _parse_time(value, where, what):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _bad_time(where, what, value) from None
+    if not math.isfinite(number):
+        raise _bad_time(where, what, value)
+    return number
+
+
+# ---------------------------------------------------------------------------- plain tables
+
+
+def _guess_sep(path, sep):
+    if sep is not None:
+        return sep.encode().decode("unicode_escape") if "\\" in sep else sep
+    name = Path(path).name.lower().removesuffix(".gz")
+    return "," if name.endswith(".csv") else "\t"
+
+
+def _rows(path, sep):
+    """(file, csv reader) for a delimited file; a blank line comes out as [] or [""]."""
+    handle = open_text(path)
+    # In a TSV a quote is just a character (titles hold them); a CSV needs quoting.
+    quoting = csv.QUOTE_MINIMAL if sep == "," else csv.QUOTE_NONE
+    return handle, csv.reader(handle, delimiter=sep, quoting=quoting, strict=True)
+
+
+def _blank(fields):
+    return not fields or fields == [""]
+
+
+class Table:
+    """A delimited file with a header row, read whole; line numbers are found again only for
+    an error message, which keeps a million-row read fast."""
+
+    def __init__(self, path, sep=None):
+        self.path, self.sep = path, _guess_sep(path, sep)
+        try:
+            handle, reader = _rows(path, self.sep)
+            with handle:
+                header = next((f for f in reader if not _blank(f)), None)
+                self.header = None if header is None else [f.strip() for f in header]
+                width = len(header or ())
+                self.rows = rows = []
+                for fields in reader:
+                    if len(fields) != width:
+                        if _blank(fields):
+                            continue
+                        raise PrepareError(
+                            f"{path}, line {reader.line_num}: {len(fields)} fields, but the "
+                            f"header has {width} ({', '.join(self.header)}); check the separator "
+                            f"(--sep, now {self.sep!r}) and stray separators inside values"
+                        )
+                    rows.append(fields)
+        except UnicodeDecodeError as exc:
+            raise PrepareError(
+                f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})"
+            ) from exc
+        except csv.Error as exc:
+            raise PrepareError(f"{path}, line {reader.line_num}: malformed ({exc})") from exc
+        except (OSError, EOFError) as exc:
+            raise PrepareError(f"{path}: cannot be read ({exc})") from exc
+        if self.header is None:
+            raise PrepareError(f"{path}: the file is empty; it needs a header row and data rows")
+        if not self.rows:
+            raise PrepareError(
+                f"{path}: the file has a header ({', '.join(self.header)}) but no rows"
+            )
+
+    def where(self, k):
+        """'file, line N' for data row ``k`` (0-based)."""
+        handle, reader = _rows(self.path, self.sep)
+        with handle:
+            rows = (f for f in reader if not _blank(f))
+            next(rows)
+            for n, _ in enumerate(rows):
+                if n == k:
+                    return f"{self.path}, line {reader.line_num}"
+        return str(self.path)
+
+
+def _column(path, header, name, option, candidates=()):
+    """Index of column ``name`` (or the first of ``candidates`` present), None if optional."""
+    if name is not None:
+        if name not in header:
+            raise PrepareError(
+                f"{path}: no column {name!r} (columns found: {', '.join(header)}); "
+                f"set {option} to one of them"
+            )
+        return header.index(name)
+    for candidate in candidates:
+        if candidate in header:
+            return header.index(candidate)
+    return None
+
+
+def _order_column(path, header, time_col, order_col):
+    """(index, kind) of the column that orders each user's interactions."""
+    if time_col is not None and order_col is not None:
+        raise PrepareError("give --time-col or --order-col, not both")
+    if time_col is not None:
+        return _column(path, header, time_col, "--time-col"), "timestamp"
+    if order_col is not None:
+        return _column(path, header, order_col, "--order-col"), "position"
+    for candidates, kind in ((TIME_COLUMNS, "timestamp"), (ORDER_COLUMNS, "position")):
+        index = _column(path, header, None, "", candidates)
+        if index is not None:
+            return index, kind
+    raise PrepareError(
+        f"{path}: no order column (columns found: {', '.join(header)}); name one with "
+        "--time-col (timestamps) or --order-col (positions)"
+    )
+
+
+def read_plain_tables(
+    interactions,
+    items,
+    user_col="user_id",
+    item_col="item_id",
+    time_col=None,
+    order_col=None,
+    title_col=None,
+    category_col=None,
+    category_sep="|",
+    sep=None,
+):
+    """Read an interaction table and an item table (header row, one record a row)."""
+    table = Table(interactions, sep)
+    header = table.header
+    u = _column(interactions, header, user_col, "--user-col")
+    i = _column(interactions, header, item_col, "--item-col")
+    t, kind = _order_column(interactions, header, time_col, order_col)
+    try:
+        records = [(f[u].strip(), f[i].strip(), float(f[t])) for f in table.rows]
+        bad = next((k for k, r in enumerate(records) if not math.isfinite(r[2])), None)
+    except ValueError:
+        bad = next(k for k, f in enumerate(table.rows) if not _is_number(f[t]))
+    if bad is not None:
+        raise _bad_time(table.where(bad), f"column {header[t]!r}: value", table.rows[bad][t])
+    empty = next((k for k, r in enumerate(records) if not r[0] or not r[1]), None)
+    if empty is not None:
+        raise PrepareError(f"{table.where(empty)}: empty user or item id")
+    order_source = f"column {header[t]!r}"
+
+    table = Table(items, sep)
+    header = table.header
+    ic = _column(items, header, item_col, "--item-col")
+    cc = _column(items, header, category_col, "--category-col", CATEGORY_COLUMNS)
+    tc = _column(items, header, title_col, "--title-col", TITLE_COLUMNS)
+    data = RawData(
+        interactions=records,
+        categories={},
+        titles={},
+        item_ids=[],
+        order_kind=kind,
+        order_source=order_source,
+        category_source=None if cc is None else f"column {header[cc]!r}",
+        title_source=None if tc is None else f"column {header[tc]!r}",
+        sources={"interactions": str(interactions), "items": str(items)},
+    )
+    seen = set()
+    for k, f in enumerate(table.rows):
+        item = f[ic].strip()
+        if not item:
+            raise PrepareError(f"{table.where(k)}: empty item id in column {header[ic]!r}")
+        if item in seen:
+            data.duplicate_items += 1
+            continue
+        seen.add(item)
+        data.item_ids.append(item)
+        if cc is not None:
+            data.categories[item] = [c for c in f[cc].split(category_sep) if c.strip()]
+        if tc is not None:
+            data.titles[item] = f[tc]
+    return data
+
+
+def _is_number(text):
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+# ---------------------------------------------------------------------------- Amazon dumps
+
+
+def iter_records(path):
+    """(line number, dict) per line of a JSON-lines file; Python-literal lines (the 2014 meta
+    dumps use single quotes) are read with ``ast.literal_eval``."""
+    count = 0
+    try:
+        with open_text(path) as handle:
+            for n, line in enumerate(handle, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    try:
+                        record = ast.literal_eval(line)
+                    except (ValueError, SyntaxError, MemoryError, RecursionError):
+                        raise PrepareError(
+                            f"{path}, line {n}: neither JSON nor a Python literal; the Amazon "
+                            "dumps hold one record ({...}) a line"
+                        ) from None
+                if not isinstance(record, dict):
+                    raise PrepareError(
+                        f"{path}, line {n}: a {type(record).__name__}, not a record ({{...}})"
+                    )
+                count += 1
+                yield n, record
+    except UnicodeDecodeError as exc:
+        raise PrepareError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    except (OSError, EOFError) as exc:
+        raise PrepareError(f"{path}: cannot be read ({exc}); a truncated .gz?") from exc
+    if count == 0:
+        raise PrepareError(f"{path}: the file is empty; it needs one JSON record a line")
+
+
+def _require(path, n, record, key, schema):
+    if key not in record:
+        raise PrepareError(
+            f"{path}, line {n}: no field {key!r} (fields found: {', '.join(map(str, record))}); "
+            f"expected the Amazon {schema} schema"
+        )
+    return record[key]
+
+
+def _id(path, n, record, key, schema):
+    value = _require(path, n, record, key, schema)
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or not str(value).strip():
+        raise PrepareError(f"{path}, line {n}: field {key!r} is {value!r}, not an id string")
+    return str(value).strip()
+
+
+def _string_list(value):
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _meta_categories(path, n, record):
+    """Category levels of one meta record, or None when it has no category field."""
+    if "category" in record:  # 2018: one path, a list of strings
+        value = record["category"]
+        if not _string_list(value):
+            raise PrepareError(
+                f"{path}, line {n}: field 'category' is {type(value).__name__} {value!r:.80}; "
+                "the 2018 schema has a list of strings (a category path)"
+            )
+        return list(value)
+    if "categories" in record:  # 2014: several paths, a list of lists of strings
+        value = record["categories"]
+        if not isinstance(value, list) or not all(_string_list(path_) for path_ in value):
+            raise PrepareError(
+                f"{path}, line {n}: field 'categories' is {type(value).__name__} "
+                f"{value!r:.80}; the 2014 schema has a list of lists of strings (category paths)"
+            )
+        return [level for path_ in value for level in path_]
+    return None
+
+
+def read_amazon(reviews, meta):
+    """Read an Amazon review dump (2014 or 2018) and its metadata dump."""
+    records = []
+    for n, record in iter_records(reviews):
+        user = _id(reviews, n, record, "reviewerID", "review")
+        item = _id(reviews, n, record, "asin", "review")
+        value = _require(reviews, n, record, "unixReviewTime", "review")
+        where = f"{reviews}, line {n}"
+        records.append((user, item, _parse_time(value, where, "'unixReviewTime' value")))
+
+    data = RawData(
+        interactions=records,
+        categories={},
+        titles={},
+        item_ids=[],
+        order_kind="timestamp",
+        order_source="field 'unixReviewTime'",
+        category_source=None,
+        title_source=None,
+        sources={"interactions": str(reviews), "items": str(meta)},
+    )
+    category_fields, title_seen, seen = set(), False, set()
+    for n, record in iter_records(meta):
+        item = _id(meta, n, record, "asin", "metadata")
+        levels = _meta_categories(meta, n, record)
+        title = record.get("title")
+        if title is not None and not isinstance(title, str):
+            raise PrepareError(
+                f"{meta}, line {n}: field 'title' is {type(title).__name__} {title!r:.80}, "
+                "not a string"
+            )
+        if item in seen:
+            data.duplicate_items += 1
+            continue
+        seen.add(item)
+        data.item_ids.append(item)
+        if levels is not None:
+            category_fields.update(k for k in ("category", "categories") if k in record)
+            data.categories[item] = levels
+        if "title" in record:
+            title_seen = True
+            data.titles[item] = title or ""
+    if category_fields:
+        data.category_source = "field " + " / ".join(repr(k) for k in sorted(category_fields))
+    if title_seen:
+        data.title_source = "field 'title'"
+    return data
