@@ -1,0 +1,70 @@
+"""Sequential data that lets a model look up the full history before each target."""
+
+from dataclasses import dataclass
+
+import torch
+from recbole.data import create_dataset as recbole_create_dataset
+from recbole.data.dataset import SequentialDataset
+from recbole.data.interaction import Interaction
+from recbole.utils import FeatureSource, FeatureType
+
+HISTORY_POSITION_FIELD = "history_position"
+
+
+@dataclass
+class UserHistories:
+    """Every user's interactions in time order, flat: user ``u`` owns rows
+    ``offsets[u] : offsets[u + 1]`` of ``items`` and ``times``."""
+
+    items: torch.Tensor
+    times: torch.Tensor
+    offsets: torch.Tensor
+
+    def rows(self, user_ids, positions):
+        """Flat row of the interaction at ``positions`` in each user's history."""
+        return self.offsets[user_ids] + positions
+
+
+class SememeSequentialDataset(SequentialDataset):
+    """RecBole's sequential data, plus what a leak-free sememe prefix needs.
+
+    Each row also holds ``history_position``: the position of its target in the user's full
+    history, which stays exact when ``MAX_ITEM_LIST_LENGTH`` truncates ``item_id_list``. The
+    full histories are kept in ``user_histories`` (shared by the split copies).
+    """
+
+    def data_augmentation(self):
+        self.sort(by=[self.uid_field, self.time_field], ascending=True)
+        users = self.inter_feat[self.uid_field]
+        counts = torch.bincount(users, minlength=self.user_num)
+        offsets = torch.zeros(self.user_num + 1, dtype=torch.long)
+        offsets[1:] = torch.cumsum(counts, 0)
+        self.user_histories = UserHistories(
+            items=self.inter_feat[self.iid_field].clone(),
+            times=self.inter_feat[self.time_field].to(torch.float64),
+            offsets=offsets,
+        )
+        super().data_augmentation()
+        # Every interaction but a user's first is a target, in order: a row's target sits
+        # one after its rank among the user's rows.
+        target_users = self.inter_feat[self.uid_field]
+        targets_per_user = (counts - 1).clamp(min=0)
+        first_row_of_user = torch.cumsum(targets_per_user, 0) - targets_per_user
+        positions = torch.arange(len(target_users)) - first_row_of_user[target_users] + 1
+        self.inter_feat.update(Interaction({HISTORY_POSITION_FIELD: positions}))
+        self.set_field_property(
+            HISTORY_POSITION_FIELD, FeatureType.TOKEN, FeatureSource.INTERACTION, 1
+        )
+
+
+def create_dataset(config):
+    """RecBole's ``create_dataset``, or the model's own ``dataset_class`` when it has one."""
+    from recbole_seedrec.registry import get_model
+
+    dataset_class = getattr(get_model(config["model"]), "dataset_class", None)
+    if dataset_class is None:
+        return recbole_create_dataset(config)
+    dataset = dataset_class(config)
+    if config["save_dataset"]:
+        dataset.save()
+    return dataset

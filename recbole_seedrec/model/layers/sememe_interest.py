@@ -1,0 +1,283 @@
+"""What every SeeDRec model shares: sememe interests, S2IDM, prompts and the losses.
+
+A SeeDRec model is ``class X(SememeInterestMixin, Backbone)`` where ``Backbone`` is a RecBole
+sequential model; ``X.forward(item_seq, item_seq_len, prompts)`` puts the prompts before the
+items. The interest that conditions a row is read from a cache keyed by (user, position of the
+target in the full history), holding the vector of the items strictly before the target.
+"""
+
+import os
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from recbole_seedrec.config import ConfigError
+from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD, SememeSequentialDataset
+from recbole_seedrec.data.sememes import ItemSememeTable
+from recbole_seedrec.model.layers.interest import InterestCache
+from recbole_seedrec.model.layers.ipe import InterestPromptEncoder
+from recbole_seedrec.model.layers.s2idm import S2IDM
+
+VOCABULARY_POLICIES = ("align", "strict")
+
+
+class _LossTypeView:
+    """The config as a RecBole backbone must see it: BCE trains on the same pairs as BPR."""
+
+    def __init__(self, config):
+        self._config = config
+
+    def __getitem__(self, key):
+        value = self._config[key]
+        return "BPR" if key == "loss_type" and value == "BCE" else value
+
+    def __getattr__(self, name):
+        return getattr(self._config, name)
+
+    def __contains__(self, key):
+        return key in self._config
+
+
+def s2idm_kwargs(config, q):
+    return {
+        "q": q,
+        "hidden_dims": list(config["s2idm_hidden_dims"]),
+        "time_emb_dim": config["s2idm_time_emb_dim"],
+        "dropout": config["s2idm_dropout"],
+        "steps": config["s2idm_steps"],
+        "schedule": config["s2idm_schedule"],
+        "noise_min": config["s2idm_noise_min"],
+        "noise_max": config["s2idm_noise_max"],
+        "noise_scale": config["s2idm_noise_scale"],
+        "beta_fixed": config["s2idm_beta_fixed"],
+    }
+
+
+def _word_normalizers(fields):
+    if not fields:
+        return {}
+    from recbole_seedrec.data.text import WordSememizer
+
+    sememizer = WordSememizer(min_df=1, max_df=1.0)
+    return {field: sememizer.normalize_token for field in fields}
+
+
+class SememeInterestMixin:
+    """Mix in before a RecBole sequential backbone."""
+
+    dataset_class = SememeSequentialDataset
+    required_item_field_keys = ("SEMEME_FIELD",)
+    uses_s2idm = True  # False: the interest is the raw prefix vector ("w/ IPE" ablation)
+    uses_prompts = True  # False: the interest is fused after the encoder ("w/ S2IDM" ablation)
+
+    def __init__(self, config, dataset):
+        super().__init__(_LossTypeView(config), dataset)
+        self.loss_type = config["loss_type"]
+        self.bce_temperature = config["bce_temperature"]
+        if not hasattr(dataset, "user_histories"):
+            raise ConfigError(
+                f"{type(self).__name__} needs its own dataset class; build the data with "
+                "recbole_seedrec.data.dataset.create_dataset (the package's entry points do)."
+            )
+        self.histories = dataset.user_histories
+        self.sememe_table = ItemSememeTable.from_dataset(
+            dataset, config["SEMEME_FIELD"], _word_normalizers(config["SEMEME_WORD_FIELDS"])
+        )
+        self.sememe_args = {
+            "w_min": config["sememe_w_min"],
+            "w_max": config["sememe_w_max"],
+            "normalize": config["sememe_normalize"],
+        }
+        self.inference_steps = config["s2idm_inference_steps"]
+        self.prompt_num = config["prompt_num"] if self.uses_prompts else 0
+        q = self.sememe_table.q
+        if self.uses_prompts:
+            self.prompt_encoder = InterestPromptEncoder(q, self.prompt_size(), self.prompt_num)
+        self.s2idm = S2IDM(**s2idm_kwargs(config, q)) if self.uses_s2idm else None
+        # Which artifact sememe feeds which of ours; identity unless a loaded S2IDM differs.
+        self.register_buffer("s2idm_columns", torch.arange(q))
+        self.register_buffer("own_columns", torch.arange(q))
+        self.register_buffer("s2idm_ready", torch.tensor(not self.uses_s2idm))
+        self.register_buffer("s2idm_epoch", torch.tensor(0))
+        self._interest_cache = None
+        self.s2idm_optimizer_state = None
+        if self.uses_s2idm and config["s2idm_path"]:
+            self.load_s2idm(config["s2idm_path"], config["s2idm_vocabulary"])
+
+    def prompt_size(self):
+        return self.hidden_size
+
+    # ----- interests -------------------------------------------------------------------------
+    def raw_interest_cache(self):
+        return InterestCache.raw(self.histories, self.sememe_table, **self.sememe_args)
+
+    def generalise(self, raw):
+        """S2IDM's reverse process on raw vectors [B, q] in our vocabulary."""
+        x = raw.new_zeros(len(raw), self.s2idm.q)
+        x[:, self.s2idm_columns] = raw[:, self.own_columns]
+        out = raw.new_zeros(raw.shape)
+        out[:, self.own_columns] = self.s2idm.generalise(x, self.inference_steps)[
+            :, self.s2idm_columns
+        ]
+        return out
+
+    def build_interest_cache(self, raw_cache=None):
+        """Compute every row's interest once (S2IDM's T passes happen here, never per batch)."""
+        raw_cache = raw_cache or self.raw_interest_cache()
+        if self.uses_s2idm:
+            if not bool(self.s2idm_ready):
+                raise RuntimeError("S2IDM is not trained yet: SeeDRecTrainer trains it first.")
+            raw_cache = raw_cache.map(self.generalise, self.s2idm_ready.device)
+        self._interest_cache = raw_cache
+        return raw_cache
+
+    def interest(self, interaction):
+        """[B, q] interest of each row: from the items before its target, never the target."""
+        if self._interest_cache is None:
+            self.build_interest_cache()
+        users = interaction[self.USER_ID]
+        rows = self.histories.rows(users.cpu(), interaction[HISTORY_POSITION_FIELD].cpu())
+        return self._interest_cache.lookup(rows, users.device)
+
+    def train(self, mode=True):
+        super().train(mode)
+        if self.s2idm is not None and bool(self.s2idm_ready):
+            self.s2idm.eval()  # frozen after its stage: no dropout either
+        return self
+
+    def freeze_s2idm(self):
+        self.s2idm_ready.fill_(True)
+        self.s2idm.requires_grad_(False)
+        self.s2idm.eval()
+
+    # ----- the S2IDM artifact ----------------------------------------------------------------
+    def save_s2idm(self, path):
+        """State dict + sememe vocabulary + hyper-parameters: loads with weights_only=True."""
+        artifact = {
+            "hyperparameters": self.s2idm.hyperparameters(),
+            "state_dict": self.s2idm.state_dict(),
+            "vocabulary": self.s2idm_vocabulary(),
+        }
+        partial = f"{path}.{os.getpid()}.partial"
+        torch.save(artifact, partial)
+        os.replace(partial, path)
+
+    def s2idm_vocabulary(self):
+        vocabulary = [None] * self.s2idm.q
+        for ours, theirs in zip(self.own_columns.tolist(), self.s2idm_columns.tolist()):
+            vocabulary[theirs] = self.sememe_table.vocabulary[ours]
+        return vocabulary
+
+    def load_s2idm(self, path, policy="align"):
+        if policy not in VOCABULARY_POLICIES:
+            raise ConfigError(f"s2idm_vocabulary must be one of {VOCABULARY_POLICIES}.")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"s2idm_path: no S2IDM artifact at '{path}'.")
+        artifact = torch.load(path, map_location="cpu", weights_only=True)
+        theirs = {token: i for i, token in enumerate(artifact["vocabulary"]) if token is not None}
+        ours = self.sememe_table.vocabulary
+        shared = [(i, theirs[token]) for i, token in enumerate(ours) if token in theirs]
+        if ours != artifact["vocabulary"] and (policy == "strict" or not shared):
+            raise ConfigError(
+                f"The S2IDM at '{path}' knows {len(theirs)} sememes; this data set has "
+                f"{len(ours)}, {len(shared)} of them shared. Use s2idm_vocabulary: align to "
+                "map shared sememes by token, or train S2IDM on this data set."
+            )
+        self.s2idm = S2IDM(**artifact["hyperparameters"]).to(self.s2idm_columns.device)
+        self.s2idm.load_state_dict(artifact["state_dict"])
+        self.own_columns = torch.tensor([i for i, _ in shared], dtype=torch.long)
+        self.s2idm_columns = torch.tensor([j for _, j in shared], dtype=torch.long)
+        self.freeze_s2idm()
+        self.s2idm_coverage = len(shared) / max(len(ours), 1)
+
+    # ----- RecBole's extension point for extra checkpoint state ------------------------------
+    def other_parameter(self):
+        return {"s2idm_optimizer": self.s2idm_optimizer_state}
+
+    def load_other_parameter(self, para):
+        self.s2idm_optimizer_state = (para or {}).get("s2idm_optimizer")
+
+    # ----- prompts, encoding, losses -------------------------------------------------------
+    def prompts(self, interaction):
+        return self.prompt_encoder(self.interest(interaction))
+
+    def encode(self, interaction):
+        item_seq, item_seq_len = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
+        return self.forward(item_seq, item_seq_len, self.prompts(interaction))
+
+    def scored_item_embeddings(self):
+        return self.item_embedding.weight[: self.n_items]
+
+    def _scores(self, seq_output, item_emb):
+        if self.loss_type == "BCE":  # the release: cosine x temperature
+            return F.normalize(seq_output, dim=-1) @ F.normalize(item_emb, dim=-1).T
+        return seq_output @ item_emb.T
+
+    def next_item_loss(self, seq_output, interaction):
+        pos_items = interaction[self.POS_ITEM_ID]
+        if self.loss_type == "CE":
+            logits = self._scores(seq_output, self.scored_item_embeddings())
+            return F.cross_entropy(logits, pos_items)
+        pos = self._pair_scores(seq_output, pos_items)
+        neg = self._pair_scores(seq_output, interaction[self.NEG_ITEM_ID])
+        if self.loss_type == "BPR":
+            return self.loss_fct(pos, neg)
+        logits = torch.stack([pos, neg], dim=1) * self.bce_temperature
+        labels = torch.stack([torch.ones_like(pos), torch.zeros_like(neg)], dim=1)
+        return F.binary_cross_entropy_with_logits(logits, labels)
+
+    def _pair_scores(self, seq_output, items):
+        item_emb = self.item_embedding(items)
+        if self.loss_type == "BCE":
+            return F.cosine_similarity(seq_output, item_emb, dim=-1)
+        return (seq_output * item_emb).sum(-1)
+
+    def calculate_loss(self, interaction):
+        return self.next_item_loss(self.encode(interaction), interaction)
+
+    def predict(self, interaction):
+        return self._pair_scores(self.encode(interaction), interaction[self.ITEM_ID])
+
+    def full_sort_predict(self, interaction):
+        return self._scores(self.encode(interaction), self.scored_item_embeddings())
+
+
+class InterestFusion(nn.Module):
+    """The "w/ S2IDM" ablation: the interest joins the sequence read-out through an MLP."""
+
+    def __init__(self, q, d):
+        super().__init__()
+        self.interest = nn.Sequential(nn.Linear(q, d), nn.Tanh())
+        self.fuse = nn.Linear(2 * d, d)
+
+    def forward(self, seq_output, interest):
+        return seq_output + self.fuse(torch.cat([seq_output, self.interest(interest)], dim=-1))
+
+
+def widen_position_embedding(model, extra):
+    """Room for ``extra`` prompt positions before the items (prompts get positions too)."""
+    if extra:
+        size = model.position_embedding.num_embeddings + extra
+        model.position_embedding = nn.Embedding(size, model.hidden_size)
+        model._init_weights(model.position_embedding)
+
+
+def prompted_transformer_forward(model, item_seq, item_seq_len, prompts=None):
+    """SASRec's encoder over [prompts; items] with RecBole's right padding.
+
+    Prompts take positions 0..k-1 and count as real keys in the causal mask, so every item
+    attends to them; the read-out moves from ``len - 1`` to ``k + len - 1``.
+    """
+    emb = model.item_embedding(item_seq)
+    keys = item_seq
+    k = 0 if prompts is None else prompts.size(1)
+    if k:
+        emb = torch.cat([prompts, emb], dim=1)
+        keys = torch.cat([item_seq.new_ones(item_seq.size(0), k), item_seq], dim=1)
+    positions = torch.arange(emb.size(1), device=item_seq.device)
+    hidden = model.dropout(model.LayerNorm(emb + model.position_embedding(positions)))
+    output = model.trm_encoder(
+        hidden, model.get_attention_mask(keys), output_all_encoded_layers=True
+    )[-1]
+    return model.gather_indexes(output, item_seq_len - 1 + k)
