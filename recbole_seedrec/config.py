@@ -5,7 +5,7 @@ from pathlib import Path
 import recbole
 import yaml
 from recbole.config import Config as RecBoleConfig
-from recbole.utils import ModelType
+from recbole.utils import InputType, ModelType
 
 from recbole_seedrec.registry import get_model, is_own_model
 
@@ -81,6 +81,8 @@ class Config(RecBoleConfig):
         final = super()._get_final_config_dict()
         if final.get("MODEL_TYPE") == ModelType.SEQUENTIAL and final.get("loss_type") == "CE":
             self._check_no_negatives_for_ce(final)
+        if final.get("loss_type") == "BCE" and final.get("train_neg_sample_args") is None:
+            final["train_neg_sample_args"] = {"distribution": "uniform", "sample_num": 1}
         return final
 
     def _check_no_negatives_for_ce(self, final):
@@ -96,6 +98,8 @@ class Config(RecBoleConfig):
 
     def _set_default_parameters(self):
         super()._set_default_parameters()
+        if self.final_config_dict.get("loss_type") == "BCE":  # RecBole knows only CE and BPR
+            self.final_config_dict["MODEL_INPUT_TYPE"] = InputType.PAIRWISE
         self._check_dataset_files()
         self._check_valid_metric()
         self._load_required_item_fields()

@@ -6,11 +6,12 @@ import sys
 from logging import getLogger
 
 import torch
-from recbole.data import create_dataset, data_preparation
+from recbole.data import data_preparation
 from recbole.utils import init_logger, init_seed, set_color
 
 from recbole_seedrec.compat import load_trusted_checkpoint
 from recbole_seedrec.config import Config, ConfigError
+from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.registry import UnknownModelError, get_model, get_trainer
 
 # Mistakes in what the user asked for: reported in one line, without a traceback.

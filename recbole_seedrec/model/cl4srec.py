@@ -148,11 +148,17 @@ class CL4SRec(SASRec):
         rows = torch.arange(item_seq.size(0), device=item_seq.device)
         return seqs[choice, rows], lens[choice, rows]
 
-    def contrastive_loss(self, item_seq, item_seq_len):
-        """InfoNCE between two augmented views, encoded in one pass of the encoder."""
+    def contrastive_loss(self, item_seq, item_seq_len, prompts=None):
+        """InfoNCE between two augmented views, encoded in one pass of the encoder.
+
+        ``prompts`` (SeeDRec on CL4SRec) go before both views of their row.
+        """
         seq_a, len_a = self.augment(item_seq, item_seq_len)
         seq_b, len_b = self.augment(item_seq, item_seq_len)
-        output = self.forward(torch.cat([seq_a, seq_b]), torch.cat([len_a, len_b]))
+        views = (torch.cat([seq_a, seq_b]), torch.cat([len_a, len_b]))
+        if prompts is not None:
+            views += (prompts.repeat(2, 1, 1),)
+        output = self.forward(*views)
         view_a, view_b = output.chunk(2)
         return info_nce(view_a, view_b, self.cl_temperature, self.cl_similarity)
 
