@@ -93,7 +93,7 @@ def get_trainer(model_type, model_name):
     trainer_class = getattr(own_trainers, model_name + "Trainer", None)
     if trainer_class is None:
         trainer_class = recbole_get_trainer(model_type, model_name)
-    return own_trainers.with_safe_checkpoints(trainer_class)
+    return own_trainers.complete_trainer(trainer_class, model_type)
 
 
 __all__ = [

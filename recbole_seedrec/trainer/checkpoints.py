@@ -3,7 +3,6 @@
 import os
 import uuid
 
-from recbole.trainer import Trainer
 from recbole.utils import get_local_time
 
 
@@ -29,17 +28,3 @@ class SafeCheckpointMixin:
         os.replace(partial, target)
         if verbose:
             self.logger.info(f"Saving current: {target}")
-
-
-_SAFE_TRAINERS = {}
-
-
-def with_safe_checkpoints(trainer_class):
-    """The same trainer with :class:`SafeCheckpointMixin`, for any RecBole ``Trainer``."""
-    if not issubclass(trainer_class, Trainer) or issubclass(trainer_class, SafeCheckpointMixin):
-        return trainer_class
-    if trainer_class not in _SAFE_TRAINERS:
-        _SAFE_TRAINERS[trainer_class] = type(
-            trainer_class.__name__, (SafeCheckpointMixin, trainer_class), {}
-        )
-    return _SAFE_TRAINERS[trainer_class]

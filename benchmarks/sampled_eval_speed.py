@@ -1,0 +1,158 @@
+"""RecBole's sampled evaluation against CandidateScoringMixin on the ml-100k validation set.
+
+Usage: python benchmarks/sampled_eval_speed.py [--repeats 3] [--modes uni100 uni999] [--threads N]
+
+Both trainers evaluate the same (untrained) reduced SASRec on the same dataloader; numpy is
+reseeded before each pass, so both see the same negatives and must report the same metrics.
+``evaluate`` is the whole ``Trainer.evaluate``; ``scoring`` the part spent in
+``_neg_sample_batch_eval`` (the only part the mixin changes); ``loader`` one bare pass over the
+dataloader, RecBole's negative sampling and collation, which bounds any evaluation from below.
+"""
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import torch
+from recbole.data import create_dataset, data_preparation
+from recbole.model.sequential_recommender import SASRec
+from recbole.trainer import Trainer
+from recbole.utils import init_seed
+
+import recbole_seedrec  # noqa: F401  (runtime shims)
+from recbole_seedrec.config import Config
+from recbole_seedrec.trainer import CandidateScoringMixin
+
+REDUCED_SASREC = {
+    "hidden_size": 32,
+    "inner_size": 64,
+    "n_layers": 1,
+    "n_heads": 1,
+    "MAX_ITEM_LIST_LENGTH": 20,
+    "train_neg_sample_args": None,
+    "eval_batch_size": 4096,
+    "show_progress": False,
+    "seed": 2024,
+    "metrics": ["NDCG", "Hit", "GAUC"],
+    "topk": [5, 10, 20],
+    "valid_metric": "NDCG@10",
+}
+EVAL_SEED = 7
+
+
+def _sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+class _TimedScoring:
+    """Adds up the time spent scoring batches, apart from loading and metric collection."""
+
+    scoring_s = 0.0
+
+    def _neg_sample_batch_eval(self, batched_data):
+        start = time.perf_counter()
+        result = super()._neg_sample_batch_eval(batched_data)
+        _sync()
+        self.scoring_s += time.perf_counter() - start
+        return result
+
+
+STOCK = type("StockTrainer", (_TimedScoring, Trainer), {})
+MIXIN = type("MixinTrainer", (_TimedScoring, CandidateScoringMixin, Trainer), {})
+
+
+def build(mode):
+    eval_args = {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": mode}
+    config = Config(
+        "SASRec", "ml-100k", config_dict={**REDUCED_SASREC, "eval_args": eval_args}, cmd_args=[]
+    )
+    init_seed(config["seed"], config["reproducibility"])
+    train, valid, _ = data_preparation(config, create_dataset(config))
+    init_seed(config["seed"], config["reproducibility"])
+    model = SASRec(config, train._dataset).to(config["device"])
+    return config, model, valid
+
+
+def time_loader(loader):
+    np.random.seed(EVAL_SEED)
+    start = time.perf_counter()
+    for _ in loader:
+        pass
+    return time.perf_counter() - start
+
+
+def time_evaluate(trainer_class, config, model, loader):
+    trainer = trainer_class(config, model)
+    np.random.seed(EVAL_SEED)
+    _sync()
+    start = time.perf_counter()
+    result = trainer.evaluate(loader, load_best_model=False)
+    _sync()
+    return time.perf_counter() - start, trainer.scoring_s, dict(result)
+
+
+def bench(mode, repeats):
+    config, model, valid = build(mode)
+    runs = {"stock": [], "mixin": []}
+    metrics = {}
+    loader_s = []
+    for _ in range(repeats):  # interleaved, so load on a shared machine hits both alike
+        loader_s.append(time_loader(valid))
+        for name, trainer_class in (("stock", STOCK), ("mixin", MIXIN)):
+            wall, scoring, result = time_evaluate(trainer_class, config, model, valid)
+            runs[name].append((wall, scoring))
+            metrics.setdefault(name, result)
+            assert result == metrics[name], f"{name} metrics changed between repeats"
+    identical = metrics["stock"] == metrics["mixin"]
+    med = {
+        name: tuple(statistics.median(r[i] for r in rs) for i in (0, 1))
+        for name, rs in runs.items()
+    }
+    print(
+        f"\n{mode}: {len(valid)} batches, {len(valid._dataset)} users, device {config['device']}, "
+        f"median of {repeats}"
+    )
+    print(f"  {'':6} {'evaluate s':>11} {'scoring s':>11}")
+    for name in ("stock", "mixin"):
+        print(f"  {name:6} {med[name][0]:11.3f} {med[name][1]:11.4f}")
+    print(f"  loader alone {statistics.median(loader_s):.3f} s")
+    print(
+        f"  speed-up: evaluate {med['stock'][0] / med['mixin'][0]:.1f}x, "
+        f"scoring {med['stock'][1] / med['mixin'][1]:.0f}x"
+    )
+    print(f"  metrics identical: {identical}  {metrics['mixin']}")
+    if not identical:
+        print(f"  stock metrics:     {metrics['stock']}")
+    return identical
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--modes", nargs="+", default=["uni100", "uni999"])
+    parser.add_argument(
+        "--threads", type=int, help="torch threads; 1 steadies timings on a busy shared machine"
+    )
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()}")
+    print("reduced SASRec, untrained:")
+    print(f"  {REDUCED_SASREC}")
+    with tempfile.TemporaryDirectory() as workdir:  # RecBole logs relative to the cwd
+        previous = os.getcwd()
+        os.chdir(workdir)
+        try:
+            identical = [bench(mode, args.repeats) for mode in args.modes]
+        finally:
+            os.chdir(previous)
+    print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()}")
+    raise SystemExit(0 if all(identical) else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Sampled evaluation (``mode: uniN`` / ``popN``) from one encoding per evaluated row.
+
+RecBole's ``Trainer._neg_sample_batch_eval`` hands ``model.predict`` every candidate as its own
+row, so a sequence model re-encodes the same history ``1 + N`` times. The candidates of one
+row share that row's features and differ only in the item id, so one ``full_sort_predict`` per
+row (or the optional ``predict_candidates`` hook) and a gather give the same scores.
+"""
+
+import numpy as np
+import torch
+from recbole.data.interaction import Interaction
+from recbole.utils import EvaluatorType
+
+__all__ = ["CandidateScoringMixin"]
+
+
+def candidate_layout(row_idx, positive_u, length):
+    """Map each candidate row of a ``NegSampleEvalDataLoader`` batch to the row it was copied from.
+
+    The loader lays each user out as ``n_u`` positive rows followed by ``N`` copies of them, each
+    copy holding one negative per positive row; ``row_idx`` (user slot per candidate) and
+    ``positive_u`` (user slot per positive) give ``n_u`` and the block boundaries. Returns
+    ``(distinct, source, rank)``: the interaction rows to encode, the distinct row each candidate
+    came from, and which copy it is (0 = the positive). ``None`` when the batch does not have
+    that layout (a loader of another kind), so the caller falls back to RecBole's path.
+    """
+    if row_idx is None or positive_u is None or len(positive_u) == 0:
+        return None
+    n_users = int(positive_u[-1]) + 1
+    per_user = torch.bincount(positive_u, minlength=n_users)
+    n_pos = len(positive_u)
+    if length % n_pos or (per_user == 0).any():
+        return None
+    times = length // n_pos
+    expected_rows = torch.repeat_interleave(torch.arange(n_users), per_user * times)
+    if not torch.equal(row_idx.cpu(), expected_rows):
+        return None
+    first_pos = torch.cumsum(per_user, 0) - per_user  # this user's first distinct row
+    block_start = first_pos * times  # this user's first candidate row
+    offset = torch.arange(length) - block_start[row_idx]
+    n_u = per_user[row_idx]
+    source = first_pos[row_idx] + offset % n_u
+    rank = torch.div(offset, n_u, rounding_mode="floor")
+    distinct = torch.repeat_interleave(block_start, per_user) + (
+        torch.arange(n_pos) - torch.repeat_interleave(first_pos, per_user)
+    )
+    return distinct, source, rank
+
+
+class CandidateScoringMixin:
+    """Scores sampled candidates from one encoding per evaluated row; metrics stay RecBole's.
+
+    Compose before a RecBole trainer: ``type(name, (CandidateScoringMixin, Trainer), {})``.
+    A model may define ``predict_candidates(interaction, candidate_items)`` (``interaction``: the
+    distinct rows on ``self.device``; ``candidate_items``: ``[rows, 1 + N]`` item ids, positive
+    first) returning ``[rows, 1 + N]`` scores, when a full score row over all items is too costly.
+    Models with neither that hook nor ``full_sort_predict``, and ``eval_type`` VALUE, take
+    RecBole's own path.
+    """
+
+    def _neg_sample_batch_eval(self, batched_data):
+        interaction, row_idx, positive_u, positive_i = batched_data
+        if self.config["eval_type"] != EvaluatorType.RANKING:
+            return super()._neg_sample_batch_eval(batched_data)
+        layout = candidate_layout(row_idx, positive_u, len(interaction))
+        origin_scores = None if layout is None else self._score_candidates(interaction, layout)
+        if origin_scores is None:
+            return super()._neg_sample_batch_eval(batched_data)
+        # Same scatter as RecBole, so duplicate (row, item) pairs resolve as they do there.
+        col_idx = interaction[self.config["ITEM_ID_FIELD"]].to(self.device)
+        scores = torch.full(
+            (int(positive_u[-1]) + 1, self.tot_item_num), -np.inf, device=self.device
+        )
+        scores[row_idx.to(self.device), col_idx] = origin_scores
+        return interaction, scores, positive_u, positive_i
+
+    def _score_candidates(self, interaction, layout):
+        """One score per candidate row, or ``None`` when the model supports neither route."""
+        distinct, source, rank = layout
+        rows = Interaction({key: value[distinct] for key, value in interaction.interaction.items()})
+        items = interaction[self.config["ITEM_ID_FIELD"]]
+        hook = getattr(self.model, "predict_candidates", None)
+        if hook is not None:
+            table = torch.zeros(len(distinct), len(source) // len(distinct), dtype=items.dtype)
+            table[source, rank] = items
+            scores = torch.cat(
+                [
+                    hook(part.to(self.device), part_items.to(self.device))
+                    for part, part_items in self._chunks(rows, table)
+                ]
+            )
+            return scores[source.to(self.device), rank.to(self.device)]
+        if getattr(self, "_full_sort_unsupported", False):
+            return None
+        source, items = source.to(self.device), items.to(self.device)
+        origin_scores = None
+        for part, first in self._chunks(rows, torch.arange(len(distinct))):
+            try:
+                full = self.model.full_sort_predict(part.to(self.device))
+            except NotImplementedError:
+                self._full_sort_unsupported = True  # ask once per trainer, not once per batch
+                return None
+            full = full.reshape(len(part), -1)
+            if origin_scores is None:
+                origin_scores = torch.empty(len(source), dtype=full.dtype, device=self.device)
+            lo = int(first[0])
+            mine = (source >= lo) & (source < lo + len(part))
+            origin_scores[mine] = full[source[mine] - lo, items[mine]]
+        return origin_scores
+
+    def _chunks(self, rows, aligned):
+        """Split the distinct rows into ``eval_batch_size`` pieces, as full-sort evaluation does."""
+        size = max(1, self.test_batch_size)
+        for start in range(0, len(rows), size):
+            yield rows[start : start + size], aligned[start : start + size]
