@@ -1,12 +1,14 @@
 """RecBole's sampled evaluation against CandidateScoringMixin on the ml-100k validation set.
 
 Usage: python benchmarks/sampled_eval_speed.py [--repeats 3] [--modes uni100 uni999] [--threads N]
+       [--eval-batch-size 4096]
 
 Both trainers evaluate the same (untrained) reduced SASRec on the same dataloader; numpy is
 reseeded before each pass, so both see the same negatives and must report the same metrics.
+The stock trainer reads RecBole's ``NegSampleEvalDataLoader`` (1 + N copies of each row); ours
+reads ``CandidateEvalDataLoader`` (each row once, candidates beside it, same sampler calls).
 ``evaluate`` is the whole ``Trainer.evaluate``; ``scoring`` the part spent in
-``_neg_sample_batch_eval`` (the only part the mixin changes); ``loader`` one bare pass over the
-dataloader, RecBole's negative sampling and collation, which bounds any evaluation from below.
+``_neg_sample_batch_eval``; ``loader`` one bare pass over RecBole's loader.
 """
 
 import argparse
@@ -17,13 +19,15 @@ import time
 
 import numpy as np
 import torch
-from recbole.data import create_dataset, data_preparation
+from recbole.data import create_dataset
+from recbole.data import data_preparation as recbole_data_preparation
 from recbole.model.sequential_recommender import SASRec
 from recbole.trainer import Trainer
 from recbole.utils import init_seed
 
 import recbole_seedrec  # noqa: F401  (runtime shims)
 from recbole_seedrec.config import Config
+from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.trainer import CandidateScoringMixin
 
 REDUCED_SASREC = {
@@ -65,16 +69,18 @@ STOCK = type("StockTrainer", (_TimedScoring, Trainer), {})
 MIXIN = type("MixinTrainer", (_TimedScoring, CandidateScoringMixin, Trainer), {})
 
 
-def build(mode):
+def build(mode, eval_batch_size):
+    """One model; RecBole's loader for the stock trainer, ours for the fast one (same data,
+    same sampler calls, so the same negatives once numpy is reseeded)."""
     eval_args = {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": mode}
-    config = Config(
-        "SASRec", "ml-100k", config_dict={**REDUCED_SASREC, "eval_args": eval_args}, cmd_args=[]
-    )
+    settings = {**REDUCED_SASREC, "eval_args": eval_args, "eval_batch_size": eval_batch_size}
+    config = Config("SASRec", "ml-100k", config_dict=settings, cmd_args=[])
     init_seed(config["seed"], config["reproducibility"])
-    train, valid, _ = data_preparation(config, create_dataset(config))
+    train, stock_valid, _ = recbole_data_preparation(config, create_dataset(config))
+    _, fast_valid, _ = data_preparation(config, create_dataset(config))
     init_seed(config["seed"], config["reproducibility"])
     model = SASRec(config, train._dataset).to(config["device"])
-    return config, model, valid
+    return config, model, {"stock": stock_valid, "mixin": fast_valid}
 
 
 def time_loader(loader):
@@ -95,15 +101,15 @@ def time_evaluate(trainer_class, config, model, loader):
     return time.perf_counter() - start, trainer.scoring_s, dict(result)
 
 
-def bench(mode, repeats):
-    config, model, valid = build(mode)
+def bench(mode, repeats, eval_batch_size):
+    config, model, loaders = build(mode, eval_batch_size)
     runs = {"stock": [], "mixin": []}
     metrics = {}
     loader_s = []
     for _ in range(repeats):  # interleaved, so load on a shared machine hits both alike
-        loader_s.append(time_loader(valid))
+        loader_s.append(time_loader(loaders["stock"]))
         for name, trainer_class in (("stock", STOCK), ("mixin", MIXIN)):
-            wall, scoring, result = time_evaluate(trainer_class, config, model, valid)
+            wall, scoring, result = time_evaluate(trainer_class, config, model, loaders[name])
             runs[name].append((wall, scoring))
             metrics.setdefault(name, result)
             assert result == metrics[name], f"{name} metrics changed between repeats"
@@ -113,13 +119,14 @@ def bench(mode, repeats):
         for name, rs in runs.items()
     }
     print(
-        f"\n{mode}: {len(valid)} batches, {len(valid._dataset)} users, device {config['device']}, "
-        f"median of {repeats}"
+        f"\n{mode}, eval_batch_size {eval_batch_size}: {len(loaders['stock'])} / "
+        f"{len(loaders['mixin'])} batches (stock / ours), {len(loaders['stock']._dataset)} users, "
+        f"device {config['device']}, median of {repeats}"
     )
     print(f"  {'':6} {'evaluate s':>11} {'scoring s':>11}")
     for name in ("stock", "mixin"):
         print(f"  {name:6} {med[name][0]:11.3f} {med[name][1]:11.4f}")
-    print(f"  loader alone {statistics.median(loader_s):.3f} s")
+    print(f"  RecBole's loader alone {statistics.median(loader_s):.3f} s")
     print(
         f"  speed-up: evaluate {med['stock'][0] / med['mixin'][0]:.1f}x, "
         f"scoring {med['stock'][1] / med['mixin'][1]:.0f}x"
@@ -137,6 +144,12 @@ def main():
     parser.add_argument(
         "--threads", type=int, help="torch threads; 1 steadies timings on a busy shared machine"
     )
+    parser.add_argument(
+        "--eval-batch-size",
+        type=int,
+        default=4096,
+        help="rows per batch for both trainers; RecBole's loader packs this // (1 + N) users",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -147,7 +160,7 @@ def main():
         previous = os.getcwd()
         os.chdir(workdir)
         try:
-            identical = [bench(mode, args.repeats) for mode in args.modes]
+            identical = [bench(mode, args.repeats, args.eval_batch_size) for mode in args.modes]
         finally:
             os.chdir(previous)
     print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()}")

@@ -6,16 +6,27 @@ import sys
 from logging import getLogger
 
 import torch
-from recbole.data import data_preparation
 from recbole.utils import init_logger, init_seed, set_color
 
 from recbole_seedrec.compat import load_trusted_checkpoint
 from recbole_seedrec.config import Config, ConfigError
+from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.registry import UnknownModelError, get_model, get_trainer
 
 # Mistakes in what the user asked for: reported in one line, without a traceback.
 USER_ERRORS = (ConfigError, UnknownModelError, FileNotFoundError)
+
+
+def prepare_data(config):
+    """Seed, logger, data set and its split dataloaders, as RecBole's quick start does."""
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    logger = getLogger()
+    logger.info(config)
+    dataset = create_dataset(config)
+    logger.info(dataset)
+    return (dataset, *data_preparation(config, dataset))
 
 
 def build_model_and_trainer(config, train_data):
@@ -35,16 +46,9 @@ def run_recbole_seedrec(
     ``sys.argv`` as RecBole does.
     """
     config = Config(model, dataset, config_file_list, config_dict, cmd_args=cmd_args)
-    init_seed(config["seed"], config["reproducibility"])
-    init_logger(config)
-    logger = getLogger()
-    logger.info(config)
-
-    dataset = create_dataset(config)
-    logger.info(dataset)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
-
+    _, train_data, valid_data, test_data = prepare_data(config)
     model, trainer = build_model_and_trainer(config, train_data)
+    logger = getLogger()
     logger.info(model)
     show_progress = config["show_progress"]
     best_valid_score, best_valid_result = trainer.fit(
@@ -83,15 +87,7 @@ def load_data_and_model(model_file):
     checkpoint = load_trusted_checkpoint(model_file, map_location="cpu")
     config = checkpoint["config"]
     config["device"] = _device_available_here(config)
-    init_seed(config["seed"], config["reproducibility"])
-    init_logger(config)
-    logger = getLogger()
-    logger.info(config)
-
-    dataset = create_dataset(config)
-    logger.info(dataset)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
-
+    dataset, train_data, valid_data, test_data = prepare_data(config)
     init_seed(config["seed"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     model.load_state_dict(checkpoint["state_dict"])

@@ -162,3 +162,29 @@ def test_value_evaluation_takes_recbole_path(data, models, monkeypatch):
     got = batch_scores(FastTrainer(config, model), data["valid"], batch)
     assert torch.equal(got, batch_scores(Trainer(config, model), data["valid"], batch))
     assert got.shape == (len(batch[0]),)  # one score per candidate, as RecBole gives
+
+
+@pytest.mark.parametrize("mode", ["uni100", "uni999"])
+def test_package_pipeline_equals_recbole_stock_path(mode):
+    """What a user gets through this package (candidate loader + fast trainer) against
+    RecBole's own loader and trainer: identical metrics on ml-100k."""
+    from recbole_seedrec.data.candidates import CandidateEvalDataLoader
+    from recbole_seedrec.data.candidates import data_preparation as package_preparation
+    from recbole_seedrec.registry import get_trainer
+
+    config = build_config("SASRec")
+    config["eval_args"]["mode"] = {"valid": mode, "test": mode}
+    config._set_eval_neg_sample_args("valid")
+    config._set_eval_neg_sample_args("test")
+    train, *stock_loaders = data_preparation(config, create_dataset(config))
+    _, *package_loaders = package_preparation(config, create_dataset(config))
+    assert all(type(loader) is CandidateEvalDataLoader for loader in package_loaders)
+    init_seed(config["seed"], config["reproducibility"])
+    model = SASRec(config, train._dataset)
+    stock = Trainer(config, model)
+    package = get_trainer(config["MODEL_TYPE"], "SASRec")(config, model)
+    for stock_loader, package_loader in zip(stock_loaders, package_loaders):
+        np.random.seed(EVAL_SEED)
+        expected = stock.evaluate(stock_loader, load_best_model=False)
+        np.random.seed(EVAL_SEED)
+        assert package.evaluate(package_loader, load_best_model=False) == expected

@@ -11,6 +11,8 @@ import torch
 from recbole.data.interaction import Interaction
 from recbole.utils import EvaluatorType
 
+from recbole_seedrec.data.candidates import CANDIDATE_FIELD
+
 __all__ = ["CandidateScoringMixin"]
 
 
@@ -60,18 +62,47 @@ class CandidateScoringMixin:
 
     def _neg_sample_batch_eval(self, batched_data):
         interaction, row_idx, positive_u, positive_i = batched_data
+        if CANDIDATE_FIELD in interaction:
+            return self._candidate_matrix_eval(interaction, positive_u, positive_i)
         if self.config["eval_type"] != EvaluatorType.RANKING:
             return super()._neg_sample_batch_eval(batched_data)
         layout = candidate_layout(row_idx, positive_u, len(interaction))
         origin_scores = None if layout is None else self._score_candidates(interaction, layout)
         if origin_scores is None:
             return super()._neg_sample_batch_eval(batched_data)
-        # Same scatter as RecBole, so duplicate (row, item) pairs resolve as they do there.
+        # RecBole's own scatter. A user with several evaluated rows (not leave-one-out) can get
+        # the same item for two of them; one arbitrary score wins that cell, there as here.
         col_idx = interaction[self.config["ITEM_ID_FIELD"]].to(self.device)
         scores = torch.full(
             (int(positive_u[-1]) + 1, self.tot_item_num), -np.inf, device=self.device
         )
         scores[row_idx.to(self.device), col_idx] = origin_scores
+        return interaction, scores, positive_u, positive_i
+
+    def _candidate_matrix_eval(self, interaction, positive_u, positive_i):
+        """Rows from :class:`CandidateEvalDataLoader`: each row once, candidates beside it."""
+        candidates = interaction[CANDIDATE_FIELD]
+        rows = Interaction(
+            {k: v for k, v in interaction.interaction.items() if k != CANDIDATE_FIELD}
+        )
+        parts = []
+        for part, part_candidates in self._chunks(rows, candidates):
+            full = self.model.full_sort_predict(part.to(self.device)).view(len(part), -1)
+            parts.append(full.gather(1, part_candidates.to(self.device)))
+        row_scores = torch.cat(parts)  # [rows, 1 + N]
+        # Write in RecBole's order (per user: positives, then each copy) so that a repeated
+        # (user, item) pair keeps the score RecBole would keep.
+        user_of_row = positive_u.to(self.device)
+        copy = torch.arange(candidates.shape[1], device=self.device)
+        order = torch.argsort(
+            (user_of_row.unsqueeze(1) * candidates.shape[1] + copy).flatten(), stable=True
+        )
+        scores = torch.full(
+            (int(positive_u[-1]) + 1, self.tot_item_num), -np.inf, device=self.device
+        )
+        flat_users = user_of_row.unsqueeze(1).expand_as(candidates).flatten()[order]
+        flat_items = candidates.to(self.device).flatten()[order]
+        scores[flat_users, flat_items] = row_scores.flatten()[order]
         return interaction, scores, positive_u, positive_i
 
     def _score_candidates(self, interaction, layout):
