@@ -81,7 +81,7 @@ class Config(RecBoleConfig):
         final = super()._get_final_config_dict()
         if final.get("MODEL_TYPE") == ModelType.SEQUENTIAL and final.get("loss_type") == "CE":
             self._check_no_negatives_for_ce(final)
-        if final.get("loss_type") == "BCE" and final.get("train_neg_sample_args") is None:
+        if final.get("loss_type") in ("BCE", "BPR") and final.get("train_neg_sample_args") is None:
             final["train_neg_sample_args"] = {"distribution": "uniform", "sample_num": 1}
         return final
 

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from recbole.data import create_dataset as recbole_create_dataset
 from recbole.data.dataset import SequentialDataset
@@ -9,6 +10,7 @@ from recbole.data.interaction import Interaction
 from recbole.utils import FeatureSource, FeatureType
 
 HISTORY_POSITION_FIELD = "history_position"
+_EXACT_TIME_FIELD = "_seedrec_exact_time"
 
 
 @dataclass
@@ -33,15 +35,30 @@ class SememeSequentialDataset(SequentialDataset):
     full histories are kept in ``user_histories`` (shared by the split copies).
     """
 
+    def _change_feat_format(self):
+        # RecBole stores float fields as float32, which rounds Unix seconds (~1e9) to 64-128 s:
+        # keep the file's float64 times for the time weights, aligned row by row.
+        if self.time_field is not None and self.time_field in self.inter_feat:
+            times = self.inter_feat[self.time_field].to_numpy(dtype=np.float64)
+            self._exact_times = torch.from_numpy(times)
+        super()._change_feat_format()
+
     def data_augmentation(self):
+        exact = self.__dict__.pop("_exact_times", None)
+        if exact is not None:
+            self.inter_feat.update(Interaction({_EXACT_TIME_FIELD: exact}))
         self.sort(by=[self.uid_field, self.time_field], ascending=True)
+        if exact is not None:
+            times = self.inter_feat.interaction.pop(_EXACT_TIME_FIELD)
+        else:
+            times = self.inter_feat[self.time_field].to(torch.float64)
         users = self.inter_feat[self.uid_field]
         counts = torch.bincount(users, minlength=self.user_num)
         offsets = torch.zeros(self.user_num + 1, dtype=torch.long)
         offsets[1:] = torch.cumsum(counts, 0)
         self.user_histories = UserHistories(
             items=self.inter_feat[self.iid_field].clone(),
-            times=self.inter_feat[self.time_field].to(torch.float64),
+            times=times,
             offsets=offsets,
         )
         super().data_augmentation()

@@ -21,6 +21,8 @@ class SeeDRecTrainer(CandidateScoringMixin, SafeCheckpointMixin, Trainer):
     def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False,
             callback_fn=None):  # fmt: skip
         raw_cache = None
+        if self.model.s2idm is not None and bool(self.model.s2idm_ready):
+            self.model.freeze_s2idm()  # restored from a checkpoint or loaded: stays frozen
         if not bool(self.model.s2idm_ready):
             raw_cache = self.model.raw_interest_cache()
             self.train_s2idm(raw_cache, train_data, verbose, saved, show_progress)

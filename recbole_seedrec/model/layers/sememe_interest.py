@@ -81,8 +81,11 @@ class SememeInterestMixin:
                 "recbole_seedrec.data.dataset.create_dataset (the package's entry points do)."
             )
         self.histories = dataset.user_histories
+        fields = config["SEMEME_FIELD"]
+        fields = [fields] if isinstance(fields, str) else list(fields)
+        word_fields = [f for f in config["SEMEME_WORD_FIELDS"] or [] if f in fields]
         self.sememe_table = ItemSememeTable.from_dataset(
-            dataset, config["SEMEME_FIELD"], _word_normalizers(config["SEMEME_WORD_FIELDS"])
+            dataset, fields, _word_normalizers(word_fields)
         )
         self.sememe_args = {
             "w_min": config["sememe_w_min"],
