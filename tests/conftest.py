@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -27,6 +28,15 @@ def shared_data(name):
     if not path.is_dir():
         pytest.skip(f"{path} is absent: the real data sets live in ../shared/data beside the repo")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """The test models are tiny: threads gain nothing, and on a busy 2-core machine they stall."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(autouse=True, scope="session")

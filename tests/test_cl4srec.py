@@ -50,15 +50,6 @@ def _seed():
     torch.manual_seed(0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tensors this small gain nothing from threads, and a busy machine makes them 10x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def config():
     small = {**REDUCED_SEQUENTIAL, "MAX_ITEM_LIST_LENGTH": SEQS.size(1)}

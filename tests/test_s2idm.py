@@ -11,15 +11,6 @@ Q = 20
 SEMEME_A, SEMEME_B, SEMEME_C = 0, 1, 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny matrices gain nothing from threads, and a busy 2-core box makes them spin."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def planted_users(n, generator):
     """Sememes present with p = 0.3 at weight 0.5; B follows A (95 %), C is independent."""
     present = torch.rand(n, Q, generator=generator) < 0.3
