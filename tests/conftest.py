@@ -46,3 +46,19 @@ def _work_in_temp_dir(tmp_path_factory):
     os.chdir(tmp_path_factory.mktemp("cwd"))
     yield
     os.chdir(previous)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """The small synthetic SeeDRec data set of tests/seedrec_data.py, written once a module."""
+    from tests.seedrec_data import NAME, write_default
+
+    return write_default(tmp_path_factory.mktemp("data"), NAME)
+
+
+@pytest.fixture(scope="module")
+def data(synthetic):
+    """Split once (CE: no training negatives); every SeeDRec model reads the same data class."""
+    from tests.seedrec_data import NAME, build_data, make_config
+
+    return build_data(make_config("SeeDRecSASRec", synthetic["root"], NAME))

@@ -166,3 +166,14 @@ def leak_violations(vectors, users, positions, items, histories, sememes, vocabu
         if item not in {earlier_item for earlier_item, _ in earlier} and got[own] != 0:
             bad.append((row, f"mass {float(got[own]):.3f} on the target's own sememe"))
     return bad
+
+
+NAME = "seedsyn"
+VARIANTS = (
+    "SeeDRecSASRec",
+    "SeeDRecCL4SRec",
+    "SeeDRecGRU4Rec",
+    "SeeDRecSASRecIPEOnly",
+    "SeeDRecSASRecS2IDMOnly",
+)
+

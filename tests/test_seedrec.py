@@ -9,6 +9,8 @@ from recbole.model.sequential_recommender.sasrec import SASRec
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
 from recbole_seedrec.data.sememes import ItemSememeTable
 from tests.seedrec_data import (
+    NAME,
+    VARIANTS,
     build_data,
     build_model,
     default_histories,
@@ -21,29 +23,11 @@ from tests.seedrec_data import (
     train_seedrec,
     training_lengths,
     write_atomic,
-    write_default,
 )
 
-NAME = "seedsyn"
 SPLITS = ("train", "valid", "test")
-VARIANTS = (
-    "SeeDRecSASRec",
-    "SeeDRecCL4SRec",
-    "SeeDRecGRU4Rec",
-    "SeeDRecSASRecIPEOnly",
-    "SeeDRecSASRecS2IDMOnly",
-)
 
 
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    return write_default(tmp_path_factory.mktemp("data"), NAME)
-
-
-@pytest.fixture(scope="module")
-def data(synthetic):
-    """Split once (CE: no training negatives); every SeeDRec model reads the same data class."""
-    return build_data(make_config("SeeDRecSASRec", synthetic["root"], NAME))
 
 
 def ready_model(synthetic, data, model_name="SeeDRecSASRec", **overrides):

@@ -20,6 +20,7 @@ from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.registry import get_model
 from recbole_seedrec.trainer import SafeCheckpointMixin, SeeDRecTrainer
 from tests.conftest import REDUCED_SEQUENTIAL, REPO
+from tests.seedrec_data import VARIANTS
 
 REDUCED_SEEDREC = {
     **REDUCED_SEQUENTIAL,
@@ -32,13 +33,6 @@ REDUCED_SEEDREC = {
     # though it is not a sememe field (see test_word_pipeline_is_built_only_for_...).
     "SEMEME_WORD_FIELDS": [],
 }
-VARIANTS = (
-    "SeeDRecSASRec",
-    "SeeDRecCL4SRec",
-    "SeeDRecGRU4Rec",
-    "SeeDRecSASRecIPEOnly",
-    "SeeDRecSASRecS2IDMOnly",
-)
 EVAL_SEED = 7
 StockTrainer = type("T", (SafeCheckpointMixin, Trainer), {})
 

@@ -10,6 +10,7 @@ from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
 from recbole_seedrec.model.layers.s2idm import S2IDM
 from recbole_seedrec.trainer import SeeDRecTrainer
 from tests.seedrec_data import (
+    NAME,
     build_data,
     build_model,
     default_histories,
@@ -19,20 +20,7 @@ from tests.seedrec_data import (
     train_seedrec,
     training_lengths,
     write_atomic,
-    write_default,
 )
-
-NAME = "seedsyn"
-
-
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    return write_default(tmp_path_factory.mktemp("data"), NAME)
-
-
-@pytest.fixture(scope="module")
-def data(synthetic):
-    return build_data(make_config("SeeDRecSASRec", synthetic["root"], NAME))
 
 
 @pytest.fixture(scope="module")
