@@ -1,4 +1,4 @@
-"""Runtime shims that RecBole 1.2.1 needs on torch >= 2.6 and numpy 1.26.
+"""Runtime shims that RecBole 1.2.1 needs on torch >= 2.6 and numpy 1.26 (four defects).
 
 Each shim is idempotent and applied once when ``recbole_seedrec`` is imported.
 See ``../shared/notes/recbole-1.2.1.md`` for the defects they work around.
@@ -83,7 +83,18 @@ def patch_collector_cpu():
     Collector.get_data_struct = get_data_struct
 
 
+def turn_off_anomaly_detection():
+    """RecBole's ``sine.py`` switches autograd anomaly detection on for the whole process when it
+    is imported, and importing any of RecBole's sequential models imports it: every backward
+    pass then checks for NaNs (measured 1.4-1.6x slower training). Import it once, then switch
+    the debugging mode back off; later imports do not run it again."""
+    import recbole.model.sequential_recommender  # noqa: F401
+
+    torch.autograd.set_detect_anomaly(False)
+
+
 def apply_all():
+    turn_off_anomaly_detection()
     patch_numpy_aliases()
     patch_checkpoint_loading()
     patch_collector_cpu()

@@ -59,3 +59,15 @@ def test_collector_keeps_int_entries(trainer):
 
     with pytest.raises(AttributeError, match="cpu"):
         Collector.get_data_struct.__wrapped__(collector)
+
+
+def test_recbole_leaves_anomaly_detection_on_unless_shimmed():
+    probe = "import torch; {imports}; print(torch.is_anomaly_enabled())"
+    without = probe.format(imports="import recbole.model.sequential_recommender")
+    with_shim = probe.format(imports="import recbole_seedrec; from recbole_seedrec import get_model")
+    with_shim += "; get_model('SINE'); print(torch.is_anomaly_enabled())"
+    run = [sys.executable, "-W", "ignore", "-c"]
+    done = subprocess.run(run + [without], capture_output=True, text=True, check=False)
+    assert done.stdout.split() == ["True"]
+    done = subprocess.run(run + [with_shim], capture_output=True, text=True, check=False)
+    assert done.stdout.split() == ["False", "False"]
