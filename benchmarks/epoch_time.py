@@ -1,0 +1,340 @@
+"""Training cost of SeeDRec against its backbone, side by side in one run.
+
+Usage:
+    python benchmarks/epoch_time.py [--dataset ml-100k] [--data-path DIR] [--repeats 5]
+        [--max-batches N] [--hidden-size 64] [--max-len 20] [--threads N] [--pairs sasrec gru4rec]
+        [--cache-sample-rows N] [--no-anomaly]
+
+Per pair (SASRec vs SeeDRecSASRec, GRU4Rec vs SeeDRecGRU4Rec), both models are built on the
+same interactions, split, backbone settings, ``train_batch_size`` and seed. SeeDRec's one-off
+stages run first and are timed apart: the raw prefix vectors, the S2IDM stage (a few epochs are
+enough for timing) and the interest cache (S2IDM's reverse process over every history row;
+``--cache-sample-rows`` times it on that many rows and extrapolates, for large q on a slow CPU).
+Then each repeat calls ``trainer._train_epoch`` for both models, alternating A, B, A, B, ... so
+that load on a shared machine hits both alike; ``--max-batches`` stops each repeat after that
+many batches (the same batches for both: the loaders' shuffling is reseeded per repeat).
+``loader`` is one bare pass over the same batches (RecBole's sampling and collation alone).
+
+Importing RecBole's sequential models (``recbole/model/sequential_recommender/sine.py``) turns
+on ``torch.autograd.set_detect_anomaly(True)`` for the whole process, so every training run of
+this package pays for anomaly checks. The benchmark times that state by default (as runs are
+today) and prints it; ``--no-anomaly`` switches it off after the models are imported.
+"""
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import torch
+from recbole.data import data_preparation
+from recbole.utils import init_seed
+
+import recbole_seedrec  # noqa: F401  (runtime shims)
+from recbole_seedrec.config import Config
+from recbole_seedrec.data.dataset import create_dataset
+from recbole_seedrec.model.layers.interest import InterestCache
+from recbole_seedrec.quick_start import build_model_and_trainer
+
+PAIRS = {"sasrec": ("SASRec", "SeeDRecSASRec"), "gru4rec": ("GRU4Rec", "SeeDRecGRU4Rec")}
+# Only training is timed; full-ranking evaluation builds no negative samplers.
+EVAL_ARGS = {"split": {"LS": "valid_and_test"}, "order": "TO", "group_by": "user", "mode": "full"}
+
+
+def _sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+class FirstBatches:
+    """The first ``n`` batches of a training loader, as ``Trainer._train_epoch`` iterates it."""
+
+    def __init__(self, loader, n):
+        self.loader, self.n = loader, n
+        self.shuffle = loader.shuffle
+
+    def __len__(self):
+        return min(self.n, len(self.loader)) if self.n else len(self.loader)
+
+    def __iter__(self):
+        for i, batch in enumerate(self.loader):
+            if self.n and i >= self.n:
+                return
+            yield batch
+
+
+def backbone_settings(pair, args):
+    if pair == "sasrec":
+        return {
+            "hidden_size": args.hidden_size,
+            "inner_size": args.inner_size or 4 * args.hidden_size,
+            "n_layers": args.layers,
+            "n_heads": args.heads,
+            "hidden_dropout_prob": 0.5,
+            "attn_dropout_prob": 0.5,
+        }
+    return {"embedding_size": args.hidden_size, "hidden_size": 2 * args.hidden_size}
+
+
+def data_settings(model, args):
+    settings = {}
+    if args.data_path:
+        settings["data_path"] = args.data_path
+        settings["load_col"] = {"inter": ["user_id", "item_id", "timestamp"]}
+    if model.startswith("SeeDRec"):
+        if args.sememe_field:
+            settings["SEMEME_FIELD"] = args.sememe_field
+            settings["SEMEME_WORD_FIELDS"] = []
+        if args.data_path:
+            field = args.sememe_field or "category_sememes"
+            settings["load_col"]["item"] = ["item_id", field]
+    return settings
+
+
+def build(model, pair, args, workdir):
+    config_dict = {
+        **backbone_settings(pair, args),
+        **data_settings(model, args),
+        "MAX_ITEM_LIST_LENGTH": args.max_len,
+        "train_batch_size": args.batch_size,
+        "learning_rate": 0.001,
+        "loss_type": "CE",
+        "train_neg_sample_args": None,
+        "eval_args": EVAL_ARGS,
+        "seed": args.seed,
+        "reproducibility": True,
+        "show_progress": False,
+        "checkpoint_dir": os.path.join(workdir, "saved"),
+        "s2idm_epochs": args.s2idm_epochs,
+        "s2idm_save_path": os.path.join(workdir, f"{model}-s2idm.pth"),
+    }
+    if not model.startswith("SeeDRec"):
+        config_dict = {k: v for k, v in config_dict.items() if not k.startswith("s2idm")}
+    if args.device:
+        config_dict["device"] = args.device
+        config_dict["use_gpu"] = args.device != "cpu"
+    config = Config(model, args.dataset, config_dict=config_dict, cmd_args=[])
+    init_seed(config["seed"], config["reproducibility"])
+    start = time.perf_counter()
+    train_data, _, _ = data_preparation(config, create_dataset(config))
+    data_s = time.perf_counter() - start
+    model_obj, trainer = build_model_and_trainer(config, train_data)
+    return config, train_data, model_obj, trainer, data_s
+
+
+def prepare_seedrec(model, trainer, train_data, sample_rows=0):
+    """SeeDRec's one-off stages, as SeeDRecTrainer.fit runs them, each timed apart."""
+    costs = {}
+    start = time.perf_counter()
+    raw = model.raw_interest_cache()
+    costs["raw prefix vectors"] = time.perf_counter() - start
+    if model.uses_s2idm:
+        start = time.perf_counter()
+        trainer.train_s2idm(raw, train_data, verbose=False, saved=False)
+        _sync()
+        costs[f"S2IDM stage ({int(model.s2idm_epoch)} ep)"] = time.perf_counter() - start
+    rows = len(raw.values)
+    if not sample_rows or sample_rows >= rows or not model.uses_s2idm:
+        start = time.perf_counter()
+        cache = model.build_interest_cache(raw)
+        _sync()
+        costs["interest cache build"] = time.perf_counter() - start
+        return costs, cache
+    # S2IDM's reverse process costs the same per row: time it on the first rows, extrapolate,
+    # and train on a cache of the same shape and dtype (generalised rows, then raw ones).
+    start = time.perf_counter()
+    sample = InterestCache(raw.values[:sample_rows]).map(model.generalise, model.s2idm_ready.device)
+    _sync()
+    elapsed = time.perf_counter() - start
+    costs[f"interest cache build (est. from {sample_rows:,} of {rows:,} rows)"] = (
+        elapsed * rows / sample_rows
+    )
+    values = raw.values.clone()
+    values[:sample_rows] = sample.values
+    model._interest_cache = InterestCache(values)
+    return costs, model._interest_cache
+
+
+def parameter_counts(model):
+    trainable = sum(p.numel() for name, p in model.named_parameters() if not _frozen(name))
+    frozen = sum(p.numel() for name, p in model.named_parameters() if _frozen(name))
+    return trainable, frozen
+
+
+def _frozen(name):
+    return name.startswith("s2idm.")
+
+
+def time_epoch(trainer, train_data, epoch, seed, max_batches):
+    train_data.generator.manual_seed(seed)  # the same batches for both models
+    torch.manual_seed(seed)  # the same dropout draws
+    batches = FirstBatches(train_data, max_batches)
+    _sync()
+    start, start_cpu = time.perf_counter(), time.process_time()
+    trainer._train_epoch(batches, epoch)
+    _sync()
+    return time.perf_counter() - start, time.process_time() - start_cpu, len(batches)
+
+
+def time_loader(train_data, seed, max_batches):
+    train_data.generator.manual_seed(seed)
+    start = time.perf_counter()
+    for _ in FirstBatches(train_data, max_batches):
+        pass
+    return time.perf_counter() - start
+
+
+def bench_pair(pair, args, workdir):
+    names = PAIRS[pair]
+    built, one_off = {}, {}
+    for name in names:
+        config, train_data, model, trainer, data_s = build(name, pair, args, workdir)
+        if args.no_anomaly:  # building imported RecBole's models, which turn it on
+            torch.autograd.set_detect_anomaly(False)
+        built[name] = (config, train_data, model, trainer)
+        one_off[name] = {"data + dataloaders": data_s}
+        if name.startswith("SeeDRec"):
+            costs, cache = prepare_seedrec(model, trainer, train_data, args.cache_sample_rows)
+            one_off[name].update(costs)
+            one_off[name]["cache"] = cache
+    backbone, seedrec = names
+    n_rows = {name: len(built[name][1]._dataset) for name in names}
+    assert n_rows[backbone] == n_rows[seedrec], f"training rows differ: {n_rows}"
+
+    runs = {name: [] for name in names}
+    cpu = {name: [] for name in names}
+    loader = {name: [] for name in names}
+    for epoch in range(args.warmup + args.repeats):  # interleaved: A, B, A, B, ...
+        for name in names:
+            _, train_data, _, trainer = built[name]
+            seconds, cpu_seconds, n_batches = time_epoch(
+                trainer, train_data, epoch, args.seed + epoch, args.max_batches
+            )
+            if epoch >= args.warmup:
+                runs[name].append(seconds)
+                cpu[name].append(cpu_seconds)
+                if not args.no_loader:
+                    loader[name].append(
+                        time_loader(train_data, args.seed + epoch, args.max_batches)
+                    )
+
+    report(pair, names, built, one_off, runs, cpu, loader, n_batches, args)
+    return statistics.median(runs[seedrec]) / statistics.median(runs[backbone])
+
+
+def report(pair, names, built, one_off, runs, cpu, loader, n_batches, args):
+    backbone, seedrec = names
+    config, train_data, _, _ = built[backbone]
+    full = len(train_data)
+    print(
+        f"\n== {backbone} vs {seedrec} on {args.dataset}: {len(train_data._dataset):,} training "
+        f"rows, {full} batches/epoch of {config['train_batch_size']}, {built[backbone][2].n_items:,}"
+        f" items, device {config['device']}"
+    )
+    print(f"   backbone: {backbone_settings(pair, args)}, MAX_ITEM_LIST_LENGTH {args.max_len}")
+    scope = "full epoch" if n_batches == full else f"first {n_batches} of {full} batches"
+    print(
+        f"   timed: trainer._train_epoch over the {scope}; median of {args.repeats} interleaved "
+        f"repeats after {args.warmup} warm-up; autograd anomaly mode "
+        f"{'on' if torch.is_anomaly_enabled() else 'off'}"
+    )
+    header = (
+        f"   {'model':16} {'median s':>9} {'min s':>8} {'max s':>8} {'s/batch':>8} "
+        f"{'epoch s':>8} {'CPU s':>8} {'loader s':>9} {'params':>9} {'frozen':>9}"
+    )
+    print(header)
+    for name in names:
+        seconds = runs[name]
+        med = statistics.median(seconds)
+        per_batch = med / n_batches
+        trainable, frozen = parameter_counts(built[name][2])
+        loader_s = f"{statistics.median(loader[name]):9.3f}" if loader[name] else f"{'-':>9}"
+        print(
+            f"   {name:16} {med:9.3f} {min(seconds):8.3f} {max(seconds):8.3f} {per_batch:8.4f} "
+            f"{per_batch * full:8.2f} {statistics.median(cpu[name]):8.3f} {loader_s} "
+            f"{trainable:9,} {frozen:9,}"
+        )
+    ratio = statistics.median(runs[seedrec]) / statistics.median(runs[backbone])
+    pairwise = statistics.median(s / b for s, b in zip(runs[seedrec], runs[backbone]))
+    cpu_ratio = statistics.median(cpu[seedrec]) / statistics.median(cpu[backbone])
+    verdict = "OK" if ratio <= args.target else "ABOVE TARGET"
+    print(
+        f"   ratio {seedrec}/{backbone}: {ratio:.3f} wall (median of per-repeat ratios "
+        f"{pairwise:.3f}), {cpu_ratio:.3f} process CPU time; target <= {args.target:.2f}: {verdict}"
+    )
+    for name in names:
+        print(
+            f"   per-repeat wall s / CPU s {name}: "
+            + " ".join(f"{w:.2f}/{c:.2f}" for w, c in zip(runs[name], cpu[name]))
+        )
+    costs = dict(one_off[seedrec])
+    cache = costs.pop("cache")
+    print(
+        f"   one-off costs of {seedrec} (s): " + ", ".join(f"{k} {v:.2f}" for k, v in costs.items())
+    )
+    data_s = one_off[backbone]["data + dataloaders"]
+    print(f"   one-off costs of {backbone} (s): data + dataloaders {data_s:.2f}")
+    rows, q = cache.values.shape
+    print(
+        f"   interest cache: {rows:,} rows x {q:,} sememes x {cache.values.element_size()} bytes "
+        f"({cache.values.dtype}) = {cache.nbytes / 2**20:,.1f} MiB"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--data-path", help="folder holding <dataset>/ atomic files")
+    parser.add_argument("--sememe-field", help="SEMEME_FIELD (default: the model/data yaml's)")
+    parser.add_argument("--pairs", nargs="+", default=["sasrec"], choices=sorted(PAIRS))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed repeats first")
+    parser.add_argument("--max-batches", type=int, default=0, help="per repeat; 0 = full epoch")
+    parser.add_argument("--hidden-size", type=int, default=64)
+    parser.add_argument("--inner-size", type=int, help="SASRec feed-forward (default 4 x hidden)")
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--heads", type=int, default=1)
+    parser.add_argument("--max-len", type=int, default=20, help="MAX_ITEM_LIST_LENGTH")
+    parser.add_argument("--batch-size", type=int, default=2048, help="train_batch_size")
+    parser.add_argument("--s2idm-epochs", type=int, default=3)
+    parser.add_argument(
+        "--cache-sample-rows",
+        type=int,
+        default=0,
+        help="time the interest cache on this many rows and extrapolate (0 = build it all)",
+    )
+    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--device", help="e.g. cpu or cuda (default: RecBole's choice)")
+    parser.add_argument("--threads", type=int, help="torch threads")
+    parser.add_argument("--no-loader", action="store_true", help="skip the bare loader passes")
+    parser.add_argument(
+        "--no-anomaly", action="store_true", help="turn off the autograd anomaly mode RecBole sets"
+    )
+    parser.add_argument("--target", type=float, default=1.10, help="ratio to report against")
+    args = parser.parse_args()
+    if args.data_path:
+        args.data_path = os.path.abspath(args.data_path)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()}"
+    )
+    ratios = {}
+    with tempfile.TemporaryDirectory() as workdir:  # RecBole writes logs/checkpoints to the cwd
+        previous = os.getcwd()
+        os.chdir(workdir)
+        try:
+            for pair in args.pairs:
+                ratios[pair] = bench_pair(pair, args, workdir)
+        finally:
+            os.chdir(previous)
+    print(
+        f"\nratios: {', '.join(f'{PAIRS[p][1]}/{PAIRS[p][0]} {r:.3f}' for p, r in ratios.items())}"
+    )
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
