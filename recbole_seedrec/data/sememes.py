@@ -35,9 +35,6 @@ class ItemSememeTable:
         """Real items (not the padding row 0) that have no sememe at all."""
         return int((self.index[1:] == 0).all(dim=1).sum())
 
-    def to(self, device):
-        return ItemSememeTable(self.index.to(device), self.vocabulary, self.fields)
-
     def aggregate(self, item_seq, weights):
         """Sum ``weights`` [B, L] of the items ``item_seq`` [B, L] onto their sememes: [B, q]."""
         sememes = self.index[item_seq]  # [B, L, width]
