@@ -56,7 +56,8 @@ class ItemSememeTable:
         present = self.index > 0
         coords = torch.stack([rows[present], self.index[present] - 1])
         values = torch.ones(coords.shape[1], device=self.index.device)
-        sparse = torch.sparse_coo_tensor(coords, values, (self.n_items, self.q)).coalesce()
+        shape = (self.n_items, self.q)
+        sparse = torch.sparse_coo_tensor(coords, values, shape, check_invariants=True).coalesce()
         if self.n_items * self.q * 4 <= dense_limit_bytes:
             return sparse.to_dense().clamp_(max=1)
         return sparse
