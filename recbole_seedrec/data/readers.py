@@ -39,6 +39,16 @@ class RawData:
     title_source: str | None  # column or field titles came from; None: no titles
     sources: dict = field(default_factory=dict)  # "interactions"/"items" -> file name
     duplicate_items: int = 0  # repeated item rows (the first one is used)
+    seen_items: set = field(default_factory=set, repr=False, compare=False)
+
+    def add_item(self, item):
+        """Record an item row; False for a repeat, which is counted and skipped."""
+        if item in self.seen_items:
+            self.duplicate_items += 1
+            return False
+        self.seen_items.add(item)
+        self.item_ids.append(item)
+        return True
 
 
 def open_text(path):
@@ -221,16 +231,12 @@ def read_plain_tables(
         title_source=None if tc is None else f"column {header[tc]!r}",
         sources={"interactions": str(interactions), "items": str(items)},
     )
-    seen = set()
     for k, f in enumerate(table.rows):
         item = f[ic].strip()
         if not item:
             raise PrepareError(f"{table.where(k)}: empty item id in column {header[ic]!r}")
-        if item in seen:
-            data.duplicate_items += 1
+        if not data.add_item(item):
             continue
-        seen.add(item)
-        data.item_ids.append(item)
         if cc is not None:
             data.categories[item] = [c for c in f[cc].split(category_sep) if c.strip()]
         if tc is not None:
@@ -344,7 +350,7 @@ def read_amazon(reviews, meta):
         title_source=None,
         sources={"interactions": str(reviews), "items": str(meta)},
     )
-    category_fields, title_seen, seen = set(), False, set()
+    category_fields, title_seen = set(), False
     for n, record in iter_records(meta):
         item = _id(meta, n, record, "asin", "metadata")
         levels = _meta_categories(meta, n, record)
@@ -354,11 +360,8 @@ def read_amazon(reviews, meta):
                 f"{meta}, line {n}: field 'title' is {type(title).__name__} {title!r:.80}, "
                 "not a string"
             )
-        if item in seen:
-            data.duplicate_items += 1
+        if not data.add_item(item):
             continue
-        seen.add(item)
-        data.item_ids.append(item)
         if levels is not None:
             category_fields.update(k for k in ("category", "categories") if k in record)
             data.categories[item] = levels

@@ -1,21 +1,11 @@
 """SeeDRec on CL4SRec: prompted SASRec encoder; both augmented views get the row's prompts."""
 
 from recbole_seedrec.model.cl4srec import CL4SRec
-from recbole_seedrec.model.layers.sememe_interest import (
-    SememeInterestMixin,
-    prompted_transformer_forward,
-    widen_position_embedding,
-)
+from recbole_seedrec.model.layers.prompted_transformer import PromptedTransformerMixin
+from recbole_seedrec.model.layers.sememe_interest import SememeInterestMixin
 
 
-class SeeDRecCL4SRec(SememeInterestMixin, CL4SRec):
-    def __init__(self, config, dataset):
-        super().__init__(config, dataset)
-        widen_position_embedding(self, self.prompt_num)
-
-    def forward(self, item_seq, item_seq_len, prompts=None):
-        return prompted_transformer_forward(self, item_seq, item_seq_len, prompts)
-
+class SeeDRecCL4SRec(PromptedTransformerMixin, SememeInterestMixin, CL4SRec):
     def calculate_loss(self, interaction):
         prompts = self.prompts(interaction)
         item_seq, item_seq_len = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]

@@ -2,17 +2,9 @@
 
 from recbole.model.sequential_recommender.sasrec import SASRec
 
-from recbole_seedrec.model.layers.sememe_interest import (
-    SememeInterestMixin,
-    prompted_transformer_forward,
-    widen_position_embedding,
-)
+from recbole_seedrec.model.layers.prompted_transformer import PromptedTransformerMixin
+from recbole_seedrec.model.layers.sememe_interest import SememeInterestMixin
 
 
-class SeeDRecSASRec(SememeInterestMixin, SASRec):
-    def __init__(self, config, dataset):
-        super().__init__(config, dataset)
-        widen_position_embedding(self, self.prompt_num)
-
-    def forward(self, item_seq, item_seq_len, prompts=None):
-        return prompted_transformer_forward(self, item_seq, item_seq_len, prompts)
+class SeeDRecSASRec(PromptedTransformerMixin, SememeInterestMixin, SASRec):
+    pass

@@ -257,30 +257,3 @@ class InterestFusion(nn.Module):
     def forward(self, seq_output, interest):
         return seq_output + self.fuse(torch.cat([seq_output, self.interest(interest)], dim=-1))
 
-
-def widen_position_embedding(model, extra):
-    """Room for ``extra`` prompt positions before the items (prompts get positions too)."""
-    if extra:
-        size = model.position_embedding.num_embeddings + extra
-        model.position_embedding = nn.Embedding(size, model.hidden_size)
-        model._init_weights(model.position_embedding)
-
-
-def prompted_transformer_forward(model, item_seq, item_seq_len, prompts=None):
-    """SASRec's encoder over [prompts; items] with RecBole's right padding.
-
-    Prompts take positions 0..k-1 and count as real keys in the causal mask, so every item
-    attends to them; the read-out moves from ``len - 1`` to ``k + len - 1``.
-    """
-    emb = model.item_embedding(item_seq)
-    keys = item_seq
-    k = 0 if prompts is None else prompts.size(1)
-    if k:
-        emb = torch.cat([prompts, emb], dim=1)
-        keys = torch.cat([item_seq.new_ones(item_seq.size(0), k), item_seq], dim=1)
-    positions = torch.arange(emb.size(1), device=item_seq.device)
-    hidden = model.dropout(model.LayerNorm(emb + model.position_embedding(positions)))
-    output = model.trm_encoder(
-        hidden, model.get_attention_mask(keys), output_all_encoded_layers=True
-    )[-1]
-    return model.gather_indexes(output, item_seq_len - 1 + k)
