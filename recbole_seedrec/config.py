@@ -7,6 +7,7 @@ import yaml
 from recbole.config import Config as RecBoleConfig
 from recbole.utils import InputType, ModelType
 
+from recbole_seedrec.data.batching import BATCHING_CHOICES
 from recbole_seedrec.registry import get_model, is_own_model
 
 PROPERTIES = Path(__file__).parent / "properties"
@@ -102,6 +103,7 @@ class Config(RecBoleConfig):
             self.final_config_dict["MODEL_INPUT_TYPE"] = InputType.PAIRWISE
         self._check_dataset_files()
         self._check_valid_metric()
+        self._check_train_batching()
         self._load_required_item_fields()
 
     def _check_dataset_files(self):
@@ -127,6 +129,14 @@ class Config(RecBoleConfig):
                 "`metrics`/`topk`, or choose a valid_metric among them."
             )
 
+    def _check_train_batching(self):
+        choice = self.final_config_dict.get("train_batching")
+        if choice is not None and choice not in BATCHING_CHOICES:
+            raise ConfigError(
+                f"train_batching is '{choice}'; choose one of {', '.join(BATCHING_CHOICES)} "
+                "(auto: length-grouped batches for models that are exact under trimming)."
+            )
+
     def _load_required_item_fields(self):
         """Add the item fields a model reads (e.g. its sememe field) to ``load_col``.
 
@@ -146,7 +156,6 @@ class Config(RecBoleConfig):
         item_columns = list(load_col.get("item") or [self.final_config_dict["ITEM_ID_FIELD"]])
         item_columns += [f for f in fields if f not in item_columns]
         self.final_config_dict["load_col"] = {**load_col, "item": item_columns}
-
 
 
 def _recbole_can_download(dataset):

@@ -9,9 +9,12 @@ trainer and the collector see (``row_idx``, ``positive_u``, ``positive_i``) is R
 
 import torch
 from recbole.data import data_preparation as recbole_data_preparation
-from recbole.data.dataloader import NegSampleEvalDataLoader
+from recbole.data.dataloader import NegSampleEvalDataLoader, TrainDataLoader
 from recbole.data.interaction import Interaction
 from recbole.utils import EvaluatorType, ModelType
+
+from recbole_seedrec.data.batching import LengthGroupedTrainDataLoader, length_grouping_applies
+from recbole_seedrec.registry import get_model
 
 CANDIDATE_FIELD = "candidate_items"
 
@@ -33,11 +36,21 @@ class CandidateEvalDataLoader(NegSampleEvalDataLoader):
         return inter_feat
 
 
-def data_preparation(config, dataset):
-    """RecBole's ``data_preparation``; sampled ranking evaluation of sequential models gets
-    :class:`CandidateEvalDataLoader` over the same data set and sampler."""
+def data_preparation(config, dataset, model_class=None):
+    """RecBole's ``data_preparation``. For sequential models, training batches of similar length
+    (:mod:`recbole_seedrec.data.batching`, when exact for ``model_class``) and sampled ranking
+    evaluation by :class:`CandidateEvalDataLoader`, over the same data sets and samplers."""
     loaders = list(recbole_data_preparation(config, dataset))
-    if config["MODEL_TYPE"] != ModelType.SEQUENTIAL or config["eval_type"] != EvaluatorType.RANKING:
+    if config["MODEL_TYPE"] != ModelType.SEQUENTIAL:
+        return tuple(loaders)
+    if model_class is None:
+        model_class = get_model(config["model"])
+    train = loaders[0]
+    if type(train) is TrainDataLoader and length_grouping_applies(config, model_class):
+        loaders[0] = LengthGroupedTrainDataLoader(
+            config, train._dataset, train._sampler, shuffle=train.shuffle
+        )
+    if config["eval_type"] != EvaluatorType.RANKING:
         return tuple(loaders)
     for i in (1, 2):
         loader = loaders[i]

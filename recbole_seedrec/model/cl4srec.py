@@ -96,6 +96,8 @@ class CL4SRec(SASRec):
     sequence but is never a class of the next-item loss nor a scored candidate.
     """
 
+    exact_under_trimming = True  # causal encoder; augmentations read each row's own length
+
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
         self.cl_weight = config["cl_weight"]

@@ -7,6 +7,8 @@ from recbole_seedrec.model.layers.sememe_interest import SememeInterestMixin
 
 
 class SeeDRecGRU4Rec(SememeInterestMixin, GRU4Rec):
+    exact_under_trimming = True  # a left-to-right GRU never reads the padding it reads out before
+
     def prompt_size(self):
         return self.embedding_size
 

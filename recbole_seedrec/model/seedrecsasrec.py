@@ -7,4 +7,4 @@ from recbole_seedrec.model.layers.sememe_interest import SememeInterestMixin
 
 
 class SeeDRecSASRec(PromptedTransformerMixin, SememeInterestMixin, SASRec):
-    pass
+    exact_under_trimming = True  # causal; prompts come before the items, padding after them

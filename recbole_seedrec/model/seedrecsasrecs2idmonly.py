@@ -7,6 +7,7 @@ from recbole_seedrec.model.layers.sememe_interest import InterestFusion, SememeI
 
 class SeeDRecSASRecS2IDMOnly(SememeInterestMixin, SASRec):
     uses_prompts = False
+    exact_under_trimming = True
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)

@@ -1,0 +1,92 @@
+"""Training batches of similar-length rows, cut to their longest row.
+
+RecBole pads every training row to ``MAX_ITEM_LIST_LENGTH``; on Amazon Home 88 % of the token
+positions are padding, and trimming random batches saves nothing because nearly every batch
+holds one full-length row. Grouping rows of similar length and trimming each batch to its
+longest row removes that padding. For a model whose output for a row does not depend on how
+much right padding follows it (causal attention with RecBole's masks, recurrent encoders), each
+row's computation is unchanged; only which rows share a batch changes, and the batch order is
+shuffled every epoch.
+"""
+
+import math
+
+import numpy as np
+import torch
+from recbole.data.dataloader import TrainDataLoader
+
+__all__ = ["LengthGroupedTrainDataLoader", "length_grouping_applies"]
+
+# RecBole models whose per-row output is proven unchanged by trimming (tests/test_batching.py).
+# A model of this package declares it with ``exact_under_trimming = True``.
+RECBOLE_MODELS_EXACT_UNDER_TRIMMING = frozenset({"SASRec", "GRU4Rec"})
+
+BATCHING_CHOICES = ("auto", "length_grouped", "random")
+
+
+def length_grouping_applies(config, model_class):
+    """Whether training uses :class:`LengthGroupedTrainDataLoader` (option ``train_batching``).
+
+    ``auto`` (default) groups for models known to be exact under trimming and leaves every other
+    model on RecBole's loader; ``length_grouped`` forces it (the model must then tolerate
+    batches shorter than ``MAX_ITEM_LIST_LENGTH``); ``random`` is RecBole's loader.
+    """
+    choice = config["train_batching"] or "auto"  # Config has checked the value
+    if choice != "auto":
+        return choice == "length_grouped"
+    exact = getattr(model_class, "exact_under_trimming", None)
+    if exact is None:
+        exact = model_class.__name__ in RECBOLE_MODELS_EXACT_UNDER_TRIMMING
+    # A data transform (RecBole's crop/mask/reorder) may read the padded length; workers would
+    # bypass the batch order below.
+    return bool(exact) and not config["transform"] and not config["worker"]
+
+
+class LengthGroupedTrainDataLoader(TrainDataLoader):
+    """RecBole's training loader with length-sorted batches, each trimmed to its longest row.
+
+    Each epoch: a random permutation (RecBole's seeded generator), a stable sort by length (so
+    rows of one length stay in random order), cut into batches of ``train_batch_size`` rows,
+    then the batches are shuffled. The number of batches is RecBole's. Sampled negatives,
+    transforms and the interaction fields are RecBole's; only list fields are trimmed.
+    """
+
+    def __init__(self, config, dataset, sampler, shuffle=False):
+        super().__init__(config, dataset, sampler, shuffle=shuffle)
+        suffix = config["LIST_SUFFIX"]
+        full_length = config["MAX_ITEM_LIST_LENGTH"]
+        self._length_field = config["ITEM_LIST_LENGTH_FIELD"]
+        self._list_fields = [
+            field
+            for field in dataset.inter_feat.columns
+            if field.endswith(suffix) and dataset.field2seqlen.get(field) == full_length
+        ]
+        self._row_lengths = dataset.inter_feat[self._length_field].clone()
+
+    def __len__(self):
+        return math.ceil(self.sample_size / self.step)
+
+    def __iter__(self):
+        for batch_rows in self._batches():
+            yield self.collate_fn(batch_rows)
+
+    def _batches(self):
+        """Index arrays of one epoch's batches."""
+        if self.shuffle:
+            order = torch.randperm(self.sample_size, generator=self.generator)
+        else:
+            order = torch.arange(self.sample_size)
+        order = order[torch.argsort(self._row_lengths[order], stable=True)]
+        batches = list(torch.split(order, self.step))
+        if self.shuffle:
+            shuffled = torch.randperm(len(batches), generator=self.generator)
+            batches = [batches[i] for i in shuffled]
+        return [batch.numpy() for batch in batches]
+
+    def collate_fn(self, index):
+        data = super().collate_fn(np.asarray(index))
+        longest = max(1, int(data[self._length_field].max()))
+        for field in self._list_fields:
+            if field in data.interaction:
+                data.interaction[field] = data.interaction[field][:, :longest]
+        return data
