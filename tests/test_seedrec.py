@@ -28,8 +28,6 @@ from tests.seedrec_data import (
 SPLITS = ("train", "valid", "test")
 
 
-
-
 def ready_model(synthetic, data, model_name="SeeDRecSASRec", **overrides):
     """A model in eval mode whose (untrained) S2IDM counts as trained: a fixed function."""
     config = make_config(model_name, synthetic["root"], NAME, **overrides)
@@ -115,7 +113,9 @@ def test_time_weights_keep_the_precision_of_unix_seconds(tmp_path):
         vectors = model.interest(feat)
         positions = feat[HISTORY_POSITION_FIELD].tolist()
         vocabulary = model.sememe_table.vocabulary
-        assert leak_violations(vectors, users, positions, items, histories, sememes, vocabulary) == []
+        assert (
+            leak_violations(vectors, users, positions, items, histories, sememes, vocabulary) == []
+        )
 
 
 def test_sememes_of_the_target_and_later_items_do_not_reach_the_row(synthetic, data):
@@ -162,7 +162,9 @@ def test_sememes_of_the_target_and_later_items_do_not_reach_the_row(synthetic, d
                 for item, sememe in zip(later, index[ids, 0].tolist()):
                     moved[item] = [vocabulary[sememe - 1]]
                 n = train_length[user]
-                leaky = release_training_vector(histories[user], n, synthetic["sememes"], vocabulary)
+                leaky = release_training_vector(
+                    histories[user], n, synthetic["sememes"], vocabulary
+                )
                 assert not torch.equal(
                     leaky, release_training_vector(histories[user], n, moved, vocabulary)
                 )
@@ -205,7 +207,9 @@ PREFIX = torch.tensor([13, 14, 15])
         ("SeeDRecGRU4Rec", GRU4Rec, 3),
     ],
 )
-def test_prompts_go_first_and_the_read_out_moves_by_k(synthetic, data, model_name, backbone, prompt_num):
+def test_prompts_go_first_and_the_read_out_moves_by_k(
+    synthetic, data, model_name, backbone, prompt_num
+):
     """Prompts equal to item embeddings must give the backbone's own output on the sequence
     with those items in front: same positions, same causal mask, read-out at k + len - 1."""
     config, model = ready_model(synthetic, data, model_name, prompt_num=prompt_num)
@@ -287,6 +291,26 @@ def test_each_loss_is_finite_and_decreases(synthetic, loss_type, negatives):
             labels = torch.stack([torch.ones_like(pos), torch.zeros_like(neg)], 1)
             expected = F.binary_cross_entropy_with_logits(logits, labels)
             torch.testing.assert_close(model.calculate_loss(batch), expected)
+
+
+@pytest.mark.parametrize("model_name", ["SeeDRecSASRec", "SeeDRecCL4SRec"])
+def test_the_read_out_only_last_layer_changes_no_output_or_gradient(synthetic, data, model_name):
+    """Two layers, two heads: the shortcut gives the full last layer's read-out row."""
+    sizes = {"n_layers": 2, "n_heads": 2, "hidden_dropout_prob": 0.0, "attn_dropout_prob": 0.0}
+    _, model = ready_model(synthetic, data, model_name, **sizes)
+    batch = next(iter(data["train"]))
+    results = []
+    for shortcut in (True, False):
+        model.read_out_only_last_layer = shortcut
+        model.zero_grad()
+        torch.manual_seed(0)  # CL4SRec's augmentations draw the same views both times
+        loss = model.calculate_loss(batch)
+        loss.backward()
+        results.append((model.encode(batch), loss, model.item_embedding.weight.grad.clone()))
+    (fast, fast_loss, fast_grad), (full, full_loss, full_grad) = results
+    torch.testing.assert_close(fast, full, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(fast_loss, full_loss)
+    torch.testing.assert_close(fast_grad, full_grad, rtol=1e-4, atol=1e-7)
 
 
 # ----- 6. the interest cache -----------------------------------------------------------------
