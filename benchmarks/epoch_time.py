@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/epoch_time.py [--dataset ml-100k] [--data-path DIR] [--repeats 5]
         [--max-batches N] [--hidden-size 64] [--max-len 20] [--threads N] [--pairs sasrec gru4rec]
-        [--cache-sample-rows N] [--no-anomaly]
+        [--cache-sample-rows N] [--no-anomaly] [--batching auto|random]
 
 Per pair (SASRec vs SeeDRecSASRec, GRU4Rec vs SeeDRecGRU4Rec), both models are built on the
 same interactions, split, backbone settings, ``train_batch_size`` and seed. SeeDRec's one-off
@@ -14,6 +14,8 @@ Then each repeat calls ``trainer._train_epoch`` for both models, alternating A, 
 that load on a shared machine hits both alike; ``--max-batches`` stops each repeat after that
 many batches (the same batches for both: the loaders' shuffling is reseeded per repeat).
 ``loader`` is one bare pass over the same batches (RecBole's sampling and collation alone).
+Training batches are those of the package's entry point: length-grouped and trimmed by default
+(``--batching random`` for RecBole's padded random batches).
 
 Importing RecBole's sequential models (``recbole/model/sequential_recommender/sine.py``) turns
 on ``torch.autograd.set_detect_anomaly(True)`` for the whole process, so every training run of
@@ -28,16 +30,30 @@ import tempfile
 import time
 
 import torch
-from recbole.data import data_preparation
 from recbole.utils import init_seed
 
 import recbole_seedrec  # noqa: F401  (runtime shims)
 from recbole_seedrec.config import Config
+from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.model.layers.interest import InterestCache
 from recbole_seedrec.quick_start import build_model_and_trainer
 
-PAIRS = {"sasrec": ("SASRec", "SeeDRecSASRec"), "gru4rec": ("GRU4Rec", "SeeDRecGRU4Rec")}
+# Each entry: (baseline, candidate). ``Model[batching]`` sets ``train_batching`` for that run;
+# a bare name takes ``--batching``.
+PAIRS = {
+    "sasrec": ("SASRec", "SeeDRecSASRec"),
+    "gru4rec": ("GRU4Rec", "SeeDRecGRU4Rec"),
+    "batching": ("SASRec[random]", "SASRec[length_grouped]"),
+    "seedrec-batching": ("SeeDRecSASRec[random]", "SeeDRecSASRec[length_grouped]"),
+}
+
+
+def model_and_batching(label, args):
+    model, _, batching = label.partition("[")
+    return model, batching.rstrip("]") or args.batching
+
+
 # Only training is timed; full-ranking evaluation builds no negative samplers.
 EVAL_ARGS = {"split": {"LS": "valid_and_test"}, "order": "TO", "group_by": "user", "mode": "full"}
 
@@ -65,7 +81,7 @@ class FirstBatches:
 
 
 def backbone_settings(pair, args):
-    if pair == "sasrec":
+    if "GRU4Rec" not in PAIRS[pair][0]:
         return {
             "hidden_size": args.hidden_size,
             "inner_size": args.inner_size or 4 * args.hidden_size,
@@ -92,7 +108,8 @@ def data_settings(model, args):
     return settings
 
 
-def build(model, pair, args, workdir):
+def build(label, pair, args, workdir):
+    model, batching = model_and_batching(label, args)
     config_dict = {
         **backbone_settings(pair, args),
         **data_settings(model, args),
@@ -105,9 +122,10 @@ def build(model, pair, args, workdir):
         "seed": args.seed,
         "reproducibility": True,
         "show_progress": False,
+        "train_batching": batching,
         "checkpoint_dir": os.path.join(workdir, "saved"),
         "s2idm_epochs": args.s2idm_epochs,
-        "s2idm_save_path": os.path.join(workdir, f"{model}-s2idm.pth"),
+        "s2idm_save_path": os.path.join(workdir, f"{label}-s2idm.pth"),
     }
     if not model.startswith("SeeDRec"):
         config_dict = {k: v for k, v in config_dict.items() if not k.startswith("s2idm")}
@@ -233,6 +251,8 @@ def report(pair, names, built, one_off, runs, cpu, loader, n_batches, args):
         f" items, device {config['device']}"
     )
     print(f"   backbone: {backbone_settings(pair, args)}, MAX_ITEM_LIST_LENGTH {args.max_len}")
+    for name in names:
+        print(f"   {name}: training batches from {type(built[name][1]).__name__}")
     scope = "full epoch" if n_batches == full else f"first {n_batches} of {full} batches"
     print(
         f"   timed: trainer._train_epoch over the {scope}; median of {args.repeats} interleaved "
@@ -240,7 +260,7 @@ def report(pair, names, built, one_off, runs, cpu, loader, n_batches, args):
         f"{'on' if torch.is_anomaly_enabled() else 'off'}"
     )
     header = (
-        f"   {'model':16} {'median s':>9} {'min s':>8} {'max s':>8} {'s/batch':>8} "
+        f"   {'model':30} {'median s':>9} {'min s':>8} {'max s':>8} {'s/batch':>8} "
         f"{'epoch s':>8} {'CPU s':>8} {'loader s':>9} {'params':>9} {'frozen':>9}"
     )
     print(header)
@@ -251,17 +271,20 @@ def report(pair, names, built, one_off, runs, cpu, loader, n_batches, args):
         trainable, frozen = parameter_counts(built[name][2])
         loader_s = f"{statistics.median(loader[name]):9.3f}" if loader[name] else f"{'-':>9}"
         print(
-            f"   {name:16} {med:9.3f} {min(seconds):8.3f} {max(seconds):8.3f} {per_batch:8.4f} "
+            f"   {name:30} {med:9.3f} {min(seconds):8.3f} {max(seconds):8.3f} {per_batch:8.4f} "
             f"{per_batch * full:8.2f} {statistics.median(cpu[name]):8.3f} {loader_s} "
             f"{trainable:9,} {frozen:9,}"
         )
     ratio = statistics.median(runs[seedrec]) / statistics.median(runs[backbone])
     pairwise = statistics.median(s / b for s, b in zip(runs[seedrec], runs[backbone]))
     cpu_ratio = statistics.median(cpu[seedrec]) / statistics.median(cpu[backbone])
-    verdict = "OK" if ratio <= args.target else "ABOVE TARGET"
+    if pair.endswith("batching"):  # the same model: how much faster the candidate loader is
+        verdict = f"speed-up {1 / ratio:.2f}x wall, {1 / cpu_ratio:.2f}x CPU time"
+    else:
+        verdict = f"target <= {args.target:.2f}: {'OK' if ratio <= args.target else 'ABOVE TARGET'}"
     print(
         f"   ratio {seedrec}/{backbone}: {ratio:.3f} wall (median of per-repeat ratios "
-        f"{pairwise:.3f}), {cpu_ratio:.3f} process CPU time; target <= {args.target:.2f}: {verdict}"
+        f"{pairwise:.3f}), {cpu_ratio:.3f} process CPU time; {verdict}"
     )
     for name in names:
         print(
@@ -269,12 +292,14 @@ def report(pair, names, built, one_off, runs, cpu, loader, n_batches, args):
             + " ".join(f"{w:.2f}/{c:.2f}" for w, c in zip(runs[name], cpu[name]))
         )
     costs = dict(one_off[seedrec])
-    cache = costs.pop("cache")
+    cache = costs.pop("cache", None)
     print(
         f"   one-off costs of {seedrec} (s): " + ", ".join(f"{k} {v:.2f}" for k, v in costs.items())
     )
     data_s = one_off[backbone]["data + dataloaders"]
     print(f"   one-off costs of {backbone} (s): data + dataloaders {data_s:.2f}")
+    if cache is None:
+        return
     rows, q = cache.values.shape
     print(
         f"   interest cache: {rows:,} rows x {q:,} sememes x {cache.values.element_size()} bytes "
@@ -298,6 +323,12 @@ def main():
     parser.add_argument("--max-len", type=int, default=20, help="MAX_ITEM_LIST_LENGTH")
     parser.add_argument("--batch-size", type=int, default=2048, help="train_batch_size")
     parser.add_argument("--s2idm-epochs", type=int, default=3)
+    parser.add_argument(
+        "--batching",
+        default="auto",
+        choices=["auto", "length_grouped", "random"],
+        help="train_batching: length-grouped, trimmed batches (auto) or RecBole's (random)",
+    )
     parser.add_argument(
         "--cache-sample-rows",
         type=int,
