@@ -188,3 +188,25 @@ def test_package_pipeline_equals_recbole_stock_path(mode):
         expected = stock.evaluate(stock_loader, load_best_model=False)
         np.random.seed(EVAL_SEED)
         assert package.evaluate(package_loader, load_best_model=False) == expected
+
+
+def test_batch_collation_equals_recbole_per_user_collation():
+    """The vectorised batch holds what RecBole's per-user loop builds, negatives included."""
+    from recbole.data.dataloader import NegSampleEvalDataLoader
+
+    from recbole_seedrec.data.candidates import data_preparation as package_preparation
+
+    config = build_config("SASRec")
+    config["eval_args"]["mode"] = {"valid": "uni100", "test": "uni100"}
+    config._set_eval_neg_sample_args("valid")
+    _, valid, _ = package_preparation(config, create_dataset(config))
+    index = list(range(0, valid.sample_size, 3))  # a spread of users, not only the first
+    np.random.seed(EVAL_SEED)
+    got = valid.collate_fn(index)
+    np.random.seed(EVAL_SEED)
+    expected = NegSampleEvalDataLoader.collate_fn(valid, index)
+    assert got[0].interaction.keys() == expected[0].interaction.keys()
+    for field in expected[0].interaction:
+        assert torch.equal(got[0][field], expected[0][field]), field
+    for got_part, expected_part in zip(got[1:], expected[1:]):
+        assert torch.equal(got_part, expected_part)

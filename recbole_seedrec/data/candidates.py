@@ -7,6 +7,7 @@ candidates in ``CANDIDATE_FIELD`` ``[rows, 1 + N]`` (positive first). The batch 
 trainer and the collector see (``row_idx``, ``positive_u``, ``positive_i``) is RecBole's.
 """
 
+import numpy as np
 import torch
 from recbole.data import data_preparation as recbole_data_preparation
 from recbole.data.dataloader import NegSampleEvalDataLoader, TrainDataLoader
@@ -27,6 +28,32 @@ class CandidateEvalDataLoader(NegSampleEvalDataLoader):
             super()._init_batch_size_and_step()
         finally:
             self.times = times
+
+    def collate_fn(self, index):
+        """One gather for the whole batch instead of one ``Interaction`` per user.
+
+        The sampler still gets one call per user, in RecBole's order and with RecBole's
+        arguments, so it draws the same negatives. A data transform, which RecBole applies per
+        user, keeps RecBole's per-user path.
+        """
+        if self.config["transform"] is not None or self.neg_sample_args.get("dynamic"):
+            return super().collate_fn(index)
+        users = self.uid_list[np.asarray(index)]
+        counts = self.uid2items_num[users]
+        firsts = np.fromiter((self.uid2index[user].start for user in users), np.int64, len(users))
+        offsets = np.cumsum(counts) - counts  # each user's first row within the batch
+        data = self._dataset[np.repeat(firsts - offsets, counts) + np.arange(counts.sum())]
+        user_ids, item_ids = data[self.uid_field].numpy(), data[self.iid_field].numpy()
+        negatives = [
+            self._sampler.sample_by_user_ids(
+                user_ids[start : start + n], item_ids[start : start + n], self.neg_sample_num
+            ).view(self.neg_sample_num, n)
+            for start, n in zip(offsets, counts)
+        ]
+        self._neg_sample_by_point_wise_sampling(data, torch.cat(negatives, dim=1).flatten())
+        slots, per_user = torch.arange(len(users)), torch.from_numpy(counts)
+        row_idx = torch.repeat_interleave(slots, per_user * self.times)
+        return data, row_idx, torch.repeat_interleave(slots, per_user), data[self.iid_field]
 
     def _neg_sample_by_point_wise_sampling(self, inter_feat, neg_item_ids):
         rows = len(inter_feat)
