@@ -2,6 +2,7 @@
 
 from recbole_seedrec.trainer.checkpoints import SafeCheckpointMixin, unique_checkpoint_path
 from recbole_seedrec.trainer.compose import complete_trainer
+from recbole_seedrec.trainer.diffsasrec import DiffSASRecTrainer
 from recbole_seedrec.trainer.sampled_eval import CandidateScoringMixin
 from recbole_seedrec.trainer.seedrec import SeeDRecTrainer
 
@@ -14,6 +15,7 @@ SeeDRecSASRecS2IDMOnlyTrainer = SeeDRecTrainer
 
 __all__ = [
     "CandidateScoringMixin",
+    "DiffSASRecTrainer",
     "SafeCheckpointMixin",
     "SeeDRecTrainer",
     "complete_trainer",
