@@ -14,6 +14,7 @@ INSTALL_REQUIRES = [
     "setuptools<82",
     "pyarrow<26",
     "ray[tune]==2.6.3",
+    "filelock",  # S2IDM sharing between Ray Tune trials
     "nltk>=3.8",
     "tqdm",
     "pyyaml",

@@ -105,15 +105,21 @@ def _split_config_files(values):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["tune"]:  # recbole-seedrec tune ...: the hyperparameter search
+        from recbole_seedrec.tune import main as tune_main
+
+        return tune_main(argv[1:], prog="recbole-seedrec tune")
     parser = argparse.ArgumentParser(
         prog="recbole-seedrec",
         description="Train and evaluate a recbole-seedrec or RecBole model. Any other "
-        "option is given as --key=value and overrides the config files.",
+        "option is given as --key=value and overrides the config files. "
+        "Hyperparameter search: recbole-seedrec tune --help.",
     )
     parser.add_argument("--model", "-m", default="SASRec", help="model name")
     parser.add_argument("--dataset", "-d", default="ml-100k", help="data set name")
     parser.add_argument("--config_files", nargs="+", help="yaml files, later ones win")
-    args, overrides = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    args, overrides = parser.parse_known_args(argv)
     bad = [arg for arg in overrides if not (arg.startswith("--") and "=" in arg)]
     if bad:
         parser.error(f"unrecognised arguments {bad}: overrides take the form --key=value")
