@@ -210,3 +210,35 @@ def test_batch_collation_equals_recbole_per_user_collation():
         assert torch.equal(got[0][field], expected[0][field]), field
     for got_part, expected_part in zip(got[1:], expected[1:]):
         assert torch.equal(got_part, expected_part)
+
+
+def test_compact_scores_give_the_metrics_of_the_full_matrix():
+    """Repeated negatives, tied negatives and fewer candidates than top-k: RecBole's collector
+    and evaluator give the same NDCG, Hit and GAUC on both matrices. (A negative scoring exactly
+    the positive's score is left out: torch.topk orders such a tie arbitrarily, in RecBole's
+    matrix as in ours, so NDCG may then differ; GAUC averages ties and stays equal.)"""
+    from recbole.evaluator import Collector, Evaluator
+
+    from recbole_seedrec.trainer.sampled_eval import compact_candidate_scores
+
+    config = build_config("SASRec")
+    n_items, generator = 40, torch.Generator().manual_seed(0)
+    candidates = torch.stack(
+        [torch.randperm(n_items - 1, generator=generator)[:8] + 1 for _ in range(5)]
+    )
+    candidates[0, 5] = candidates[0, 3]  # a negative drawn twice
+    item_scores = torch.randn(5, n_items, generator=generator)
+    item_scores[1, candidates[1, 2]] = item_scores[1, candidates[1, 4]]  # two negatives tie
+    row_scores = item_scores.gather(1, candidates)
+    full = torch.full((5, n_items), -np.inf)
+    full.scatter_(1, candidates, row_scores)
+    users = torch.arange(5)
+
+    def metrics(scores, positive_u, positive_i):
+        collector = Collector(config)
+        collector.eval_batch_collect(scores, None, positive_u, positive_i)
+        return Evaluator(config).evaluate(collector.get_data_struct())
+
+    compact = compact_candidate_scores(row_scores, candidates, max(config["topk"]))
+    assert compact[0].shape == (5, max(config["topk"]))  # padded to the largest k
+    assert metrics(*compact) == metrics(full, users, candidates[:, 0])

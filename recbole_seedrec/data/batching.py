@@ -15,7 +15,12 @@ import numpy as np
 import torch
 from recbole.data.dataloader import TrainDataLoader
 
-__all__ = ["LengthGroupedTrainDataLoader", "length_grouping_applies"]
+__all__ = [
+    "LengthGroupedTrainDataLoader",
+    "length_grouping_applies",
+    "padded_list_fields",
+    "predict_by_length",
+]
 
 # RecBole models whose per-row output is proven unchanged by trimming (tests/test_batching.py).
 # A model of this package declares it with ``exact_under_trimming = True``.
@@ -34,12 +39,50 @@ def length_grouping_applies(config, model_class):
     choice = config["train_batching"] or "auto"  # Config has checked the value
     if choice != "auto":
         return choice == "length_grouped"
-    exact = getattr(model_class, "exact_under_trimming", None)
-    if exact is None:
-        exact = model_class.__name__ in RECBOLE_MODELS_EXACT_UNDER_TRIMMING
     # A data transform (RecBole's crop/mask/reorder) may read the padded length; workers would
     # bypass the batch order below.
-    return bool(exact) and not config["transform"] and not config["worker"]
+    return exact_under_trimming(model_class) and not config["transform"] and not config["worker"]
+
+
+def exact_under_trimming(model_class):
+    exact = getattr(model_class, "exact_under_trimming", None)
+    if exact is None:
+        return model_class.__name__ in RECBOLE_MODELS_EXACT_UNDER_TRIMMING
+    return bool(exact)
+
+
+def padded_list_fields(config, interaction):
+    """The sequence fields RecBole pads to ``MAX_ITEM_LIST_LENGTH`` (``item_id_list``, ...)."""
+    suffix, full_length = config["LIST_SUFFIX"], config["MAX_ITEM_LIST_LENGTH"]
+    return [
+        field
+        for field in interaction.columns
+        if field.endswith(suffix)
+        and interaction[field].dim() == 2
+        and interaction[field].shape[1] == full_length
+    ]
+
+
+def trim_to_longest(interaction, length_field, list_fields):
+    """Cut the padded sequence fields of ``interaction`` to its longest row, in place."""
+    longest = max(1, int(interaction[length_field].max()))
+    for field in list_fields:
+        if field in interaction.interaction:
+            interaction.interaction[field] = interaction.interaction[field][:, :longest]
+    return interaction
+
+
+def predict_by_length(predict, rows, length_field, list_fields, group_rows=256):
+    """``predict(rows)`` with rows of similar length run together, each group trimmed to its
+    longest row; the outputs come back in the rows' order."""
+    order = torch.argsort(rows[length_field].cpu(), stable=True)
+    outputs = None
+    for group in torch.split(order, group_rows):
+        scores = predict(trim_to_longest(rows[group], length_field, list_fields))
+        if outputs is None:
+            outputs = scores.new_empty((len(order), *scores.shape[1:]))
+        outputs[group.to(outputs.device)] = scores
+    return outputs
 
 
 class LengthGroupedTrainDataLoader(TrainDataLoader):
@@ -53,14 +96,8 @@ class LengthGroupedTrainDataLoader(TrainDataLoader):
 
     def __init__(self, config, dataset, sampler, shuffle=False):
         super().__init__(config, dataset, sampler, shuffle=shuffle)
-        suffix = config["LIST_SUFFIX"]
-        full_length = config["MAX_ITEM_LIST_LENGTH"]
         self._length_field = config["ITEM_LIST_LENGTH_FIELD"]
-        self._list_fields = [
-            field
-            for field in dataset.inter_feat.columns
-            if field.endswith(suffix) and dataset.field2seqlen.get(field) == full_length
-        ]
+        self._list_fields = padded_list_fields(config, dataset.inter_feat)
         self._row_lengths = dataset.inter_feat[self._length_field].clone()
 
     def __len__(self):
@@ -85,8 +122,4 @@ class LengthGroupedTrainDataLoader(TrainDataLoader):
 
     def collate_fn(self, index):
         data = super().collate_fn(np.asarray(index))
-        longest = max(1, int(data[self._length_field].max()))
-        for field in self._list_fields:
-            if field in data.interaction:
-                data.interaction[field] = data.interaction[field][:, :longest]
-        return data
+        return trim_to_longest(data, self._length_field, self._list_fields)

@@ -11,6 +11,11 @@ import torch
 from recbole.data.interaction import Interaction
 from recbole.utils import EvaluatorType
 
+from recbole_seedrec.data.batching import (
+    length_grouping_applies,
+    padded_list_fields,
+    predict_by_length,
+)
 from recbole_seedrec.data.candidates import CANDIDATE_FIELD
 
 __all__ = ["CandidateScoringMixin"]
@@ -47,6 +52,29 @@ def candidate_layout(row_idx, positive_u, length):
         torch.arange(n_pos) - torch.repeat_interleave(first_pos, per_user)
     )
     return distinct, source, rank
+
+
+def compact_candidate_scores(row_scores, candidates, min_width):
+    """RecBole's ``[users, n_items]`` score matrix, shrunk to the candidates' columns.
+
+    For one evaluated row per user. RecBole's collector ranks each row of that matrix: its
+    finite cells are the distinct candidates (a repeated negative fills one cell), the rest is
+    ``-inf``, and GAUC counts the finite cells as the first ``-inf`` after sorting. Here the
+    columns are the candidates sorted by item id (the matrix's own column order), a repeat is
+    ``-inf``, and ``-inf`` columns follow (at least one, and ``min_width`` columns in all, for
+    top-k): the same ranks, ties and counts, on 1 + N columns instead of n_items. Returns
+    ``(scores, positive_u, positive_i)`` with ``positive_i`` the positive's column.
+    """
+    items, order = candidates.to(row_scores.device).sort(dim=1)
+    scores = row_scores.gather(1, order)
+    repeated = torch.zeros_like(items, dtype=torch.bool)
+    repeated[:, 1:] = items[:, 1:] == items[:, :-1]
+    scores = scores.masked_fill(repeated, -np.inf)
+    padding = max(1, min_width - scores.shape[1])
+    scores = torch.cat([scores, scores.new_full((len(scores), padding), -np.inf)], dim=1)
+    positive = candidates[:, :1].to(items.device)
+    positive_column = ((items == positive) & ~repeated).to(torch.int8).argmax(dim=1)
+    return scores, torch.arange(len(scores), device=scores.device), positive_column
 
 
 class CandidateScoringMixin:
@@ -87,9 +115,14 @@ class CandidateScoringMixin:
         )
         parts = []
         for part, part_candidates in self._chunks(rows, candidates):
-            full = self.model.full_sort_predict(part.to(self.device)).view(len(part), -1)
+            full = self._predict_all_items(part)
             parts.append(full.gather(1, part_candidates.to(self.device)))
         row_scores = torch.cat(parts)  # [rows, 1 + N]
+        if self._collector_reads_only_ranks() and len(torch.unique(positive_u)) == len(positive_u):
+            return (
+                interaction,
+                *compact_candidate_scores(row_scores, candidates, self._max_topk()),
+            )
         # Write in RecBole's order (per user: positives, then each copy) so that a repeated
         # (user, item) pair keeps the score RecBole would keep.
         user_of_row = positive_u.to(self.device)
@@ -104,6 +137,32 @@ class CandidateScoringMixin:
         flat_items = candidates.to(self.device).flatten()[order]
         scores[flat_users, flat_items] = row_scores.flatten()[order]
         return interaction, scores, positive_u, positive_i
+
+    def _predict_all_items(self, rows):
+        """``full_sort_predict`` as ``[rows, n_items]``. RecBole pads every evaluated row to
+        ``MAX_ITEM_LIST_LENGTH``; for a model exact under trimming (the rule of training's
+        length-grouped batches), rows of similar length run together, each group cut to its
+        longest row: the same scores for less work."""
+        rows = rows.to(self.device)
+
+        def predict(group):
+            return self.model.full_sort_predict(group).view(len(group), -1)
+
+        length_field = self.config["ITEM_LIST_LENGTH_FIELD"]
+        if length_field not in rows or not length_grouping_applies(self.config, type(self.model)):
+            return predict(rows)
+        list_fields = padded_list_fields(self.config, rows)
+        return predict_by_length(predict, rows, length_field, list_fields)
+
+    def _collector_reads_only_ranks(self):
+        """True when every metric needs only ranks (NDCG, Hit, MRR, GAUC, ...): then columns
+        need not be item ids. ItemCoverage and the like read item ids, value metrics scores."""
+        register = self.eval_collector.register
+        return not (register.need("rec.items") or register.need("rec.score"))
+
+    def _max_topk(self):
+        topk = self.config["topk"]
+        return max(topk) if isinstance(topk, (list, tuple)) else int(topk)
 
     def _score_candidates(self, interaction, layout):
         """One score per candidate row, or ``None`` when the model supports neither route."""
@@ -127,11 +186,10 @@ class CandidateScoringMixin:
         origin_scores = None
         for part, first in self._chunks(rows, torch.arange(len(distinct))):
             try:
-                full = self.model.full_sort_predict(part.to(self.device))
+                full = self._predict_all_items(part)
             except NotImplementedError:
                 self._full_sort_unsupported = True  # ask once per trainer, not once per batch
                 return None
-            full = full.reshape(len(part), -1)
             if origin_scores is None:
                 origin_scores = torch.empty(len(source), dtype=full.dtype, device=self.device)
             lo = int(first[0])
