@@ -18,10 +18,12 @@ from recbole_seedrec.registry import UnknownModelError, get_model, get_trainer
 USER_ERRORS = (ConfigError, UnknownModelError, FileNotFoundError)
 
 
-def prepare_data(config):
-    """Seed, logger, data set and its split dataloaders, as RecBole's quick start does."""
+def prepare_data(config, init_logging=init_logger):
+    """Seed, logger, data set and its split dataloaders, as RecBole's quick start does.
+
+    ``init_logging(config)`` sets up the log (a Ray Tune trial sends it to its own folder)."""
     init_seed(config["seed"], config["reproducibility"])
-    init_logger(config)
+    init_logging(config)
     logger = getLogger()
     logger.info(config)
     dataset = create_dataset(config)

@@ -18,6 +18,7 @@ from recbole_seedrec.model.cl4srec import (
 from recbole_seedrec.quick_start import run_recbole_seedrec
 from recbole_seedrec.registry import get_model
 from tests.conftest import REDUCED_SEQUENTIAL
+from tests.training import fit_one_batch, late_over_early
 
 N_ITEMS = 21  # ids 1..20 are items, 0 is padding, 21 becomes [mask]
 MASK = N_ITEMS
@@ -189,16 +190,8 @@ def test_loss_decreases_on_a_tiny_batch(config):
         model.ITEM_SEQ_LEN: LENS,
         model.POS_ITEM_ID: torch.tensor([9, 16, 10, 19]),
     }
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    losses = []
-    for _ in range(30):
-        loss = model.calculate_loss(batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    assert all(math.isfinite(value) for value in losses)
-    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
+    losses = fit_one_batch(model, lambda: batch, steps=30)
+    assert late_over_early(losses, 5) < 0.8
 
 
 @pytest.mark.parametrize(

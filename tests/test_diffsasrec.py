@@ -21,6 +21,7 @@ from recbole_seedrec.quick_start import build_model_and_trainer, prepare_data, r
 from recbole_seedrec.registry import get_model, get_trainer
 from recbole_seedrec.trainer import DiffSASRecTrainer
 from tests.conftest import REDUCED_SEQUENTIAL
+from tests.training import fit_one_batch, late_over_early
 
 N_ITEMS = 21  # ids 1..20 are items, 0 is padding, 21 is [MASK]
 MASK = N_ITEMS
@@ -187,16 +188,8 @@ def test_generate_fills_k_distinct_unseen_items(config, max_steps):
 
 def test_loss_decreases_on_a_tiny_batch(config):
     model = make_model(config, hidden_dropout_prob=0.0, attn_dropout_prob=0.0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    losses = []
-    for _ in range(60):
-        loss = model.calculate_loss(batch(model))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    assert all(math.isfinite(value) for value in losses)
-    assert sum(losses[-10:]) / 10 < 0.6 * sum(losses[:10]) / 10
+    losses = fit_one_batch(model, lambda: batch(model), steps=60)
+    assert late_over_early(losses, 10) < 0.6
 
 
 def test_finetuning_objective_is_next_item_cross_entropy(config):

@@ -9,12 +9,10 @@ from logging import getLogger
 import ray
 import torch
 from ray.air import session
-from recbole.utils import init_logger, init_seed
+from recbole.utils import init_logger
 
 from recbole_seedrec.config import Config
-from recbole_seedrec.data.candidates import data_preparation
-from recbole_seedrec.data.dataset import create_dataset
-from recbole_seedrec.quick_start import build_model_and_trainer
+from recbole_seedrec.quick_start import build_model_and_trainer, prepare_data
 from recbole_seedrec.tune.sharing import shared_s2idm, trains_s2idm
 
 # Keys of the results a trial reports, besides the validation metric under its own name.
@@ -111,13 +109,8 @@ def trial_config(params, setup, trial_dir):
 
 def _load_data(config):
     """As quick_start.prepare_data, with RecBole's console output quiet under Ray."""
-    init_seed(config["seed"], config["reproducibility"])
-    _log_to_trial_dir(config)
-    logger = getLogger()
-    logger.info(config)
-    dataset = create_dataset(config)
-    logger.info(dataset)
-    return data_preparation(config, dataset)
+    _, *loaders = prepare_data(config, init_logging=_log_to_trial_dir)
+    return loaders
 
 
 def _log_to_trial_dir(config):
