@@ -103,8 +103,9 @@ def data_settings(model, args):
             settings["SEMEME_FIELD"] = args.sememe_field
             settings["SEMEME_WORD_FIELDS"] = []
         if args.data_path:
-            field = args.sememe_field or "category_sememes"
-            settings["load_col"]["item"] = ["item_id", field]
+            fields = args.sememe_field or "category_sememes"
+            fields = [fields] if isinstance(fields, str) else list(fields)  # one or several
+            settings["load_col"]["item"] = ["item_id", *fields]
     return settings
 
 

@@ -1,0 +1,19 @@
+"""Compare models on one data set under one protocol, over seeds, with costs.
+
+    python benchmarks/compare.py --data amazon-home --models SASRec,SeeDRec --seeds 5
+    python benchmarks/compare.py --data amazon-home --models SASRec,SeeDRec --quick
+
+Writes results/<data>/<protocol>.md and .json; see the README's "Results" section and
+``python benchmarks/compare.py --help``. The work is done by the ``comparison`` package beside
+this file.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the comparison package beside us
+
+from comparison.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

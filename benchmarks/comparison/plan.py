@@ -1,0 +1,186 @@
+"""What a comparison will run, checked in full before the first run starts.
+
+Every mistake in the command (an unknown model, a missing data set or config file, an override
+that would change the protocol, runs on disk made with other inputs) stops the command here, in
+one line naming the option, so that a long comparison never fails half-way on a typo.
+"""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import REPO
+from .protocols import (
+    MODEL_ALIASES,
+    backbone_of,
+    data_config,
+    output_stem,
+    refused_override,
+    run_settings,
+    seeds_for,
+)
+from .records import (
+    ComparisonError,
+    Layout,
+    check_same_inputs,
+    file_digest,
+    fingerprint,
+    load_records,
+    plain,
+)
+
+DEFAULT_DATA_PATH = REPO / "dataset"
+
+
+@dataclass
+class Plan:
+    data: str
+    protocol: str
+    quick: bool
+    models: list
+    seeds: list
+    data_path: Path
+    config_files: list
+    overrides: list
+    settings: dict
+    layout: Layout
+    inputs: dict
+    fingerprint: str
+    configs: dict = field(default_factory=dict)  # model -> final config of its first seed
+    threads: int = None
+    keep_checkpoints: bool = False
+
+    def run_config_dict(self, seed, work_dir):
+        return {
+            **self.settings,
+            "seed": seed,
+            "data_path": str(self.data_path),
+            "checkpoint_dir": str(Path(work_dir) / "saved"),
+        }
+
+    def spec(self, model, seed):
+        """What a run's subprocess is given (``runner.train_and_evaluate``)."""
+        return {
+            "model": model,
+            "data": self.data,
+            "seed": seed,
+            "config_files": [str(path) for path in self.config_files],
+            "config_dict": self.run_config_dict(seed, self.layout.work_dir(model, seed)),
+            "overrides": list(self.overrides),
+            "threads": self.threads,
+        }
+
+
+def resolve_models(text):
+    """``SASRec,SeeDRec`` -> canonical names, each checked by the package's registry."""
+    from recbole_seedrec.registry import UnknownModelError, get_model
+
+    names = [MODEL_ALIASES.get(n.strip(), n.strip()) for n in text.split(",") if n.strip()]
+    if not names:
+        raise ComparisonError("--models is empty: give model names, e.g. --models SASRec,SeeDRec")
+    for name in names:
+        try:
+            get_model(name)
+        except UnknownModelError as error:
+            raise ComparisonError(f"--models: {str(error).splitlines()[0]}") from None
+    return list(dict.fromkeys(names))
+
+
+def parse_seed_list(text):
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds:
+        raise ComparisonError(f"--seed-list '{text}': give integers separated by commas, e.g. 1,2")
+    return list(dict.fromkeys(seeds))
+
+
+def check_overrides(overrides):
+    for arg in overrides:
+        key, sep, _ = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+        if not key or not sep:
+            raise ComparisonError(f"unrecognised argument '{arg}': overrides take --key=value")
+        reason = refused_override(key)
+        if reason:
+            raise ComparisonError(reason)
+
+
+def config_files_for(data, user_files):
+    """The data set's yaml (when the repository has one), then the user's files."""
+    from recbole_seedrec.quick_start import _split_config_files
+
+    files = [data_config(data)] if data_config(data) else []
+    return files + [Path(f).resolve() for f in _split_config_files(user_files) or []]
+
+
+def _shown_path(path):
+    try:
+        return os.path.relpath(path, REPO) if Path(path).is_relative_to(REPO) else str(path)
+    except ValueError:
+        return str(path)
+
+
+def make_plan(args, overrides):
+    """Check the command and build its plan; raises ComparisonError (or the package's own
+    ConfigError / FileNotFoundError) with a one-line message."""
+    if args.seeds is not None and args.seeds < 1:
+        raise ComparisonError(f"--seeds {args.seeds}: give 1 or more")
+    models = resolve_models(args.models)
+    seeds = seeds_for(
+        args.seeds, parse_seed_list(args.seed_list) if args.seed_list else None, args.quick
+    )
+    check_overrides(overrides)
+    files = config_files_for(args.data, args.config_files)
+    settings = run_settings(args.protocol, args.quick)
+    inputs = {
+        "data": args.data,
+        "protocol": args.protocol,
+        "quick": args.quick,
+        "config_files": [{"path": _shown_path(f), "sha256": file_digest(f)} for f in files],
+        "settings": plain(settings),
+        "overrides": list(overrides),
+    }
+    plan = Plan(
+        data=args.data,
+        protocol=args.protocol,
+        quick=args.quick,
+        models=models,
+        seeds=seeds,
+        data_path=Path(args.data_path).resolve(),
+        config_files=files,
+        overrides=list(overrides),
+        settings=settings,
+        layout=Layout(args.out, args.data, output_stem(args.protocol, args.quick)),
+        inputs=inputs,
+        fingerprint=fingerprint(inputs),
+        threads=args.threads,
+        keep_checkpoints=args.keep_checkpoints,
+    )
+    plan.configs = preflight(plan)
+    check_same_inputs(load_records(plan.layout.runs), plan.fingerprint, inputs, plan.layout.runs)
+    return plan
+
+
+def preflight(plan):
+    """Build every model's Config as its first run will: a missing data set, a bad option or
+    an impossible setting fails now (RecBole would find some only after an epoch)."""
+    from recbole_seedrec.config import Config, ConfigError
+
+    configs = {}
+    for model in plan.models:
+        config_dict = plan.run_config_dict(plan.seeds[0], plan.layout.work_dir(model, 0))
+        files = [str(f) for f in plan.config_files] or None
+        try:
+            config = Config(model, plan.data, files, config_dict, cmd_args=plan.overrides)
+        except ConfigError as error:
+            hint = " (compare.py: --data-path DIR)" if "data_path" in str(error) else ""
+            raise ConfigError(f"{model}: {error}{hint}") from None
+        configs[model] = plain(dict(config.final_config_dict))
+    return configs
+
+
+def backbones_for(models):
+    from recbole_seedrec.registry import get_model
+
+    return {model: backbone_of(get_model(model)) for model in models}

@@ -1,0 +1,123 @@
+"""What every run of a comparison is given: the protocol, the profile, the seeds, the data yaml.
+
+Precedence inside a run, lowest first: the data set's yaml (``benchmarks/configs/<data>.yaml``),
+the user's ``--config_files``, then the protocol and the ``--quick`` profile (a config dict),
+then the user's ``--key=value`` overrides. The protocol is the point of the command, so an
+override may not change it: :data:`PROTOCOL_OPTIONS` are refused.
+"""
+
+from . import DATA_CONFIGS
+
+LEAVE_ONE_OUT = {"split": {"LS": "valid_and_test"}, "order": "TO", "group_by": "user"}
+
+PROTOCOLS = {
+    # The SeeDRec paper's: 999 uniform negatives per positive, NDCG/Hit and (G)AUC.
+    "paper": {
+        "eval_args": {**LEAVE_ONE_OUT, "mode": "uni999"},
+        "metrics": ["NDCG", "Hit", "GAUC"],
+        "topk": [5, 10, 20],
+        "valid_metric": "NDCG@10",
+    },
+    # DiffuRec's: every item ranked.
+    "full": {
+        "eval_args": {**LEAVE_ONE_OUT, "mode": "full"},
+        "metrics": ["NDCG", "Hit"],
+        "topk": [5, 10, 20],
+        "valid_metric": "NDCG@10",
+    },
+}
+
+PROTOCOL_TEXT = {
+    "paper": "leave-one-out in time order (each user's last item is the test target, the one "
+    "before it the validation target), 999 uniformly sampled negatives per target (never the "
+    "user's own items), NDCG/Hit@5/10/20 and GAUC",
+    "full": "leave-one-out in time order (each user's last item is the test target, the one "
+    "before it the validation target), full ranking over all items, NDCG/Hit@5/10/20",
+}
+
+# Columns of the Markdown tables (RecBole's result keys); the JSON holds every metric.
+HEADLINE_METRICS = {
+    "paper": ["ndcg@10", "hit@10", "gauc"],
+    "full": ["ndcg@10", "hit@10", "ndcg@20", "hit@20"],
+}
+SELECTION_METRIC = "ndcg@10"
+
+# Settings of every run that are no part of a model: the same for all, for fair pairs.
+COMMON = {
+    "repeatable": True,  # RecBole's sequential default; stated for the other model types
+    "metric_decimal_place": 6,  # RecBole rounds to 4: too coarse for paired tests
+    "show_progress": False,
+}
+
+# --quick: a reduced profile; its outputs are named and titled "quick".
+QUICK = {
+    "epochs": 8,
+    "stopping_step": 2,
+    "s2idm_epochs": 10,
+    "s2idm_stopping_step": 3,
+}
+QUICK_TEXT = (
+    "at most 8 training epochs with patience 2 (`epochs: 8`, `stopping_step: 2`), the S2IDM "
+    "stage at most 10 epochs with patience 3 (`s2idm_epochs: 10`, `s2idm_stopping_step: 3`), "
+    "2 seeds unless --seeds/--seed-list say otherwise, and the --costs benchmarks shortened"
+)
+DEFAULT_SEEDS, QUICK_SEEDS, FIRST_SEED = 5, 2, 2020
+
+# Options the command sets itself: an override of these would make the outputs lie.
+PROTOCOL_OPTIONS = {"eval_args", "metrics", "topk", "valid_metric", "valid_metric_bigger"}
+COMMAND_OPTIONS = {
+    "model": "--models",
+    "dataset": "--data",
+    "data_path": "--data-path",
+    "seed": "--seeds or --seed-list",
+    "checkpoint_dir": "(set per run by the command)",
+}
+
+MODEL_ALIASES = {"SeeDRec": "SeeDRecSASRec"}
+
+
+def output_stem(protocol, quick):
+    """``paper`` or ``paper-quick``: the name of the .md/.json and of the runs' folder."""
+    return f"{protocol}-quick" if quick else protocol
+
+
+def seeds_for(count=None, seed_list=None, quick=False):
+    if seed_list:
+        return list(seed_list)
+    count = count or (QUICK_SEEDS if quick else DEFAULT_SEEDS)
+    return [FIRST_SEED + i for i in range(count)]
+
+
+def data_config(data):
+    """The data set's own yaml (sememe fields, backbone sizes), when the repository has one."""
+    path = DATA_CONFIGS / f"{data}.yaml"
+    return path if path.is_file() else None
+
+
+def run_settings(protocol, quick):
+    """The config dict every run of the comparison gets (seed and paths are added per run)."""
+    return {**COMMON, **PROTOCOLS[protocol], **(QUICK if quick else {})}
+
+
+def refused_override(key):
+    """Why ``--key=value`` may not be given to compare.py, or None when it may."""
+    if key in PROTOCOL_OPTIONS:
+        return f"--{key} is fixed by the protocol; choose --protocol paper or full"
+    if key in COMMAND_OPTIONS:
+        return f"--{key} is set by the command; use {COMMAND_OPTIONS[key]}"
+    return None
+
+
+def backbone_of(model_class):
+    """The model a SeeDRec variant is built on (SeeDRecCL4SRec -> CL4SRec; both ablations ->
+    SASRec), read from the class: ``class X(..., SememeInterestMixin, Backbone)``."""
+    from recbole_seedrec.model.layers.sememe_interest import SememeInterestMixin
+
+    mro = model_class.__mro__
+    if SememeInterestMixin not in mro:
+        return None
+    return mro[mro.index(SememeInterestMixin) + 1].__name__
+
+
+def trains_s2idm(model_class):
+    return backbone_of(model_class) is not None and getattr(model_class, "uses_s2idm", False)

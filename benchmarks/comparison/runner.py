@@ -1,0 +1,185 @@
+"""One (model, seed) run in its own Python process.
+
+Isolation: a run cannot leak memory, threads or global state (RecBole's seeds, autograd flags)
+into the next one, and the process's own peak resident memory is that run's, exactly: the
+parent reads it from ``os.wait4``. The child trains through this package's entry-point
+functions (``prepare_data``, ``build_model_and_trainer``), selects on validation, evaluates the
+best epoch on test once, and writes what it measured to a JSON file; the parent adds wall time
+and peak memory and writes the run's record.
+
+Child: ``python -m comparison.runner SPEC.json RESULT.json`` (``benchmarks/`` on PYTHONPATH).
+"""
+
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import BENCHMARKS_DIR
+from .records import read_json, write_json_atomic
+
+# ----- parent side ----------------------------------------------------------------------------
+
+
+class RunFailed(RuntimeError):
+    """The run's process ended without a result; the message is the last line of its log."""
+
+    def __init__(self, message, wall_s, log_path):
+        super().__init__(message)
+        self.wall_s, self.log_path = wall_s, log_path
+
+
+def launch(spec, work_dir, keep_checkpoints=False):
+    """Run ``spec`` in a child process inside ``work_dir``; return its measurements, with the
+    child's wall time (start-up and data loading included) and peak resident memory."""
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    spec_path, result_path = work_dir / "spec.json", work_dir / "result.json"
+    log_path = work_dir / "output.log"
+    write_json_atomic(spec_path, spec)
+    if result_path.exists():
+        result_path.unlink()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCHMARKS_DIR), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "comparison.runner", str(spec_path), str(result_path)]
+    start = time.perf_counter()
+    with open(log_path, "w", encoding="utf-8") as log:
+        child = subprocess.Popen(
+            command, cwd=work_dir, stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+        try:
+            _, status, usage = os.wait4(child.pid, 0)
+        except BaseException:  # Ctrl-C reaches the child too; do not leave it behind
+            child.terminate()
+            child.wait()
+            raise
+    child.returncode = os.waitstatus_to_exitcode(status)
+    wall_s = time.perf_counter() - start
+    if child.returncode != 0 or not result_path.is_file():
+        raise RunFailed(f"exit {child.returncode}: {_last_line(log_path)}", wall_s, log_path)
+    result = read_json(result_path)
+    result_path.unlink()
+    if not keep_checkpoints:
+        shutil.rmtree(spec["config_dict"]["checkpoint_dir"], ignore_errors=True)
+    result["wall_s"] = wall_s
+    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
+    return result
+
+
+def _last_line(path):
+    lines = [line for line in Path(path).read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no output"
+
+
+# ----- child side -----------------------------------------------------------------------------
+
+
+class StageClock:
+    """Times a run's stages by wrapping the trainer's and model's own methods: each training
+    epoch, the S2IDM stage, and the interest cache (S2IDM's reverse pass over every prefix)."""
+
+    def __init__(self, trainer, model):
+        self.epochs_s, self.s2idm_train_s, self.interest_cache_s = [], None, None
+        self._wrap(trainer, "_train_epoch", self.epochs_s.append)
+        if hasattr(trainer, "train_s2idm"):
+            self._wrap(trainer, "train_s2idm", lambda s: setattr(self, "s2idm_train_s", s))
+        if hasattr(model, "build_interest_cache"):
+            self._wrap(model, "build_interest_cache", self._add_cache_time)
+
+    @staticmethod
+    def _wrap(owner, name, record):
+        method = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            result = method(*args, **kwargs)
+            record(time.perf_counter() - start)
+            return result
+
+        setattr(owner, name, timed)
+
+    def _add_cache_time(self, seconds):
+        self.interest_cache_s = (self.interest_cache_s or 0.0) + seconds
+
+
+def parameter_counts(model):
+    """Trainable and frozen parameters after training (S2IDM is frozen after its stage)."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    s2idm = getattr(model, "s2idm", None)
+    return {
+        "trainable": trainable,
+        "frozen": frozen,
+        "s2idm": sum(p.numel() for p in s2idm.parameters()) if s2idm is not None else None,
+    }
+
+
+def train_and_evaluate(spec):
+    """Train with validation-based selection, then evaluate the best epoch on test once."""
+    import torch
+
+    from recbole_seedrec.config import Config
+    from recbole_seedrec.quick_start import build_model_and_trainer, prepare_data
+
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    started = time.perf_counter()
+    config = Config(
+        spec["model"],
+        spec["data"],
+        spec["config_files"] or None,
+        spec["config_dict"],
+        cmd_args=spec["overrides"],
+    )
+    _, train_data, valid_data, test_data = prepare_data(config)
+    data_s = time.perf_counter() - started
+    model, trainer = build_model_and_trainer(config, train_data)
+    clock = StageClock(trainer, model)
+    best = {"epoch": None}
+
+    def note_best_epoch(epoch_idx, valid_score):
+        if trainer.cur_step == 0:  # early_stopping resets the counter on an improvement
+            best["epoch"] = epoch_idx
+
+    options = {"saved": True, "show_progress": False}
+    if "callback_fn" in inspect.signature(trainer.fit).parameters:
+        options["callback_fn"] = note_best_epoch
+    start = time.perf_counter()
+    best_score, best_valid = trainer.fit(train_data, valid_data, **options)
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    test = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
+    test_s = time.perf_counter() - start
+    return {
+        "model": spec["model"],
+        "seed": spec["seed"],
+        "valid": {key: float(value) for key, value in (best_valid or {}).items()},
+        "test": {key: float(value) for key, value in (test or {}).items()},
+        "best_valid_score": float(best_score),
+        "best_epoch": best["epoch"],
+        "epochs_run": len(clock.epochs_s),
+        "train_epoch_s": clock.epochs_s,
+        "s2idm_train_s": clock.s2idm_train_s,
+        "interest_cache_s": clock.interest_cache_s,
+        "data_s": data_s,
+        "fit_s": fit_s,
+        "test_s": test_s,
+        "parameters": parameter_counts(model),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(config["device"]),
+        "config": dict(config.final_config_dict),
+    }
+
+
+def main(argv=None):
+    spec_path, result_path = sys.argv[1:] if argv is None else argv
+    import recbole_seedrec  # noqa: F401  (RecBole 1.2.1 shims before anything else)
+
+    write_json_atomic(result_path, train_and_evaluate(read_json(spec_path)))
+
+
+if __name__ == "__main__":
+    main()

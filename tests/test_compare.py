@@ -1,0 +1,273 @@
+"""benchmarks/compare.py: runs in subprocesses, resuming, aggregation, reports and costs."""
+
+import json
+import math
+import random
+
+import pytest
+
+from benchmarks.comparison import cli, costs, paper, results
+from benchmarks.comparison.protocols import PROTOCOLS
+from benchmarks.comparison.report import markdown, shown_configs
+from benchmarks.comparison.runner import RunFailed
+from tests.conftest import REDUCED_SEQUENTIAL
+from tests.seedrec_data import write_atomic
+
+DATA = "comparesyn"
+N_ITEMS = 40
+# The tiny models of the other tests; one epoch; topk up to 20 needs more than 20 items.
+TINY = {
+    **{k: v for k, v in REDUCED_SEQUENTIAL.items() if k not in ("show_progress", "seed")},
+    "train_batch_size": 64,
+    "embedding_size": 16,
+    "s2idm_hidden_dims": [16],
+    "s2idm_epochs": 1,
+    "s2idm_learning_rate": 0.001,
+    "state": "ERROR",
+}
+DATA_YAML = """\
+load_col:
+  inter: [user_id, item_id, timestamp]
+  item: [item_id, category_sememes, word_sememes]
+SEMEME_FIELD: [category_sememes, word_sememes]
+SEMEME_WORD_FIELDS: []
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """40 items with two sememe fields, 30 users of 5 to 12 items, and a config yaml."""
+    root = tmp_path_factory.mktemp("compare-data")
+    rng = random.Random(7)
+    histories = {
+        f"u{user}": [(f"i{rng.randint(1, N_ITEMS)}", 1000.0 + 60 * k) for k in range(length)]
+        for user, length in enumerate([rng.randint(5, 12) for _ in range(30)], start=1)
+    }
+    write_atomic(root, DATA, histories, {})
+    lines = ["item_id:token\tcategory_sememes:token_seq\tword_sememes:token_seq"]
+    lines += [f"i{i}\ta{i % 4} b{i % 7}\tw{i % 5}" for i in range(1, N_ITEMS + 1)]
+    (root / DATA / f"{DATA}.item").write_text("\n".join(lines) + "\n")
+    config = root / "tiny.yaml"
+    config.write_text(DATA_YAML + "".join(f"{k}: {json.dumps(v)}\n" for k, v in TINY.items()))
+    return {"root": root, "config": config}
+
+
+def _command(tiny, out, *extra):
+    return [
+        "--data",
+        DATA,
+        "--data-path",
+        str(tiny["root"]),
+        "--protocol",
+        "full",
+        "--config_files",
+        str(tiny["config"]),
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def test_two_models_two_seeds_then_resume(tiny, tmp_path, capsys):
+    command = _command(tiny, tmp_path, "--models", "SASRec,SeeDRec", "--seeds", "2")
+    assert cli.main(command) == 0
+    printed = capsys.readouterr().out
+    assert "[4/4] SeeDRecSASRec seed 2021 done in" in printed and "left" in printed
+
+    runs = sorted((tmp_path / DATA / "full" / "runs").glob("*.json"))
+    assert [p.name for p in runs] == [
+        "SASRec-seed2020.json",
+        "SASRec-seed2021.json",
+        "SeeDRecSASRec-seed2020.json",
+        "SeeDRecSASRec-seed2021.json",
+    ]
+    record = json.loads(runs[2].read_text())
+    assert record["epochs_run"] == 1 and record["best_epoch"] == 0
+    assert record["s2idm_train_s"] > 0 and record["peak_rss_mib"] > 50
+    assert record["parameters"]["frozen"] == record["parameters"]["s2idm"] > 0
+    assert (
+        record["config"]["seed"] == 2020 and record["config"]["eval_args"]["mode"]["test"] == "full"
+    )
+
+    report = json.loads((tmp_path / DATA / "full.json").read_text())
+    sasrec = report["aggregate"]["models"]["SASRec"]["test"]["ndcg@10"]
+    values = [json.loads(p.read_text())["test"]["ndcg@10"] for p in runs[:2]]
+    assert sasrec["values"] == values and math.isclose(sasrec["mean"], sum(values) / 2)
+    tests = [t for t in report["aggregate"]["paired_tests"] if t["metric"] == "ndcg@10"]
+    assert [(t["model"], t["backbone"], t["pairs"]) for t in tests] == [
+        ("SeeDRecSASRec", "SASRec", 2)
+    ]
+    text = (tmp_path / DATA / "full.md").read_text()
+    assert " ± " in text and "| SeeDRecSASRec | SASRec | NDCG@10 |" in text
+    assert "S2IDM / item-level DiffRec parameters" in text  # cheap: measured in every run
+
+    mtimes = [p.stat().st_mtime_ns for p in runs]
+    assert cli.main(command) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("already done") == 4 and "running" not in printed
+    assert [p.stat().st_mtime_ns for p in runs] == mtimes
+
+
+def test_unknown_model_fails_in_one_line_before_any_run(tiny, tmp_path, capsys):
+    assert cli.main(_command(tiny, tmp_path, "--models", "SASRec,SASrec")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --models: Unknown model 'SASrec'. Did you mean SASRec")
+    assert err.count("\n") == 1 and not (tmp_path / DATA).exists()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--eval_args={'mode': 'uni100'}"], "--eval_args is fixed by the protocol"),
+        (["--seed=3"], "--seed is set by the command; use --seeds or --seed-list"),
+        (["--data-path", "/nonexistent"], "No atomic files for data set 'comparesyn'"),
+        (["--seed-list", "1,x"], "--seed-list '1,x': give integers"),
+    ],
+)
+def test_bad_options_fail_in_one_line(tiny, tmp_path, capsys, extra, message):
+    assert cli.main(_command(tiny, tmp_path, "--models", "SASRec", *extra)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_a_failed_run_is_reported_and_the_others_go_on(tiny, tmp_path, capsys, monkeypatch):
+    def failing_launch(spec, work_dir, keep_checkpoints=False):
+        raise RunFailed("exit 1: RuntimeError: boom", 3.0, work_dir / "output.log")
+
+    monkeypatch.setattr(cli, "launch", failing_launch)
+    assert cli.main(_command(tiny, tmp_path, "--models", "SASRec", "--seed-list", "5")) == 1
+    printed = capsys.readouterr().out
+    assert "[1/1] SASRec seed 5 FAILED after 3s (exit 1: RuntimeError: boom); log: " in printed
+    text = (tmp_path / DATA / "full.md").read_text()
+    assert "Failed runs (not in the tables): SASRec seed 5 (exit 1: RuntimeError: boom)." in text
+    assert not (tmp_path / DATA / "full" / "runs").exists()
+
+
+def test_runs_made_with_other_inputs_are_not_mixed(tiny, tmp_path, capsys):
+    runs = tmp_path / DATA / "full" / "runs"
+    runs.mkdir(parents=True)
+    (runs / "SASRec-seed2020.json").write_text(
+        json.dumps({"model": "SASRec", "seed": 2020, "fingerprint": "old", "inputs": {}})
+    )
+    assert cli.main(_command(tiny, tmp_path, "--models", "SASRec", "--epochs=2")) == 2
+    assert "holds runs made with other inputs (" in capsys.readouterr().err
+
+
+def _record(model, seed, ndcg, wall=60.0):
+    return {
+        "model": model,
+        "seed": seed,
+        "test": {"ndcg@10": ndcg, "hit@10": 2 * ndcg, "gauc": 0.6},
+        "valid": {"ndcg@10": ndcg},
+        "best_epoch": 3,
+        "epochs_run": 9,
+        "wall_s": wall,
+        "train_epoch_s": [2.0, 4.0, 3.0],
+        "s2idm_train_s": 6.0 if model.startswith("SeeDRec") else None,
+        "interest_cache_s": 3.0 if model.startswith("SeeDRec") else None,
+        "peak_rss_mib": 900.0,
+        "parameters": {"trainable": 10, "frozen": 0, "s2idm": None},
+        "config": {"model": model, "seed": seed, "epochs": 50, "prompt_num": 3},
+    }
+
+
+def test_aggregation_math_on_hand_made_records():
+    base = [0.10, 0.20, 0.30]
+    ours = [0.11, 0.22, 0.33]  # differences 0.01, 0.02, 0.03: mean 0.02, sd 0.01
+    records = [_record("SASRec", 2020 + i, v) for i, v in enumerate(base)]
+    records += [_record("SeeDRecSASRec", 2020 + i, v, wall=90.0) for i, v in enumerate(ours)]
+    backbones = {"SASRec": None, "SeeDRecSASRec": "SASRec"}
+    summary = results.aggregate(records, ["SASRec", "SeeDRecSASRec"], backbones, ["ndcg@10"])
+
+    ndcg = summary["models"]["SASRec"]["test"]["ndcg@10"]
+    assert math.isclose(ndcg["mean"], 0.2) and math.isclose(ndcg["std"], 0.1)  # n - 1
+    (test,) = summary["paired_tests"]
+    assert math.isclose(test["t"], 0.02 / (0.01 / math.sqrt(3)), rel_tol=1e-6)
+    assert math.isclose(test["p"], 0.0742, abs_tol=1e-4)  # two-sided, 2 degrees of freedom
+    assert math.isclose(test["relative_change"], 0.1)
+    assert summary["best_model"] == "SeeDRecSASRec"
+    share = summary["models"]["SeeDRecSASRec"]["s2idm_stage_share"]["mean"]
+    assert math.isclose(share, 9.0 / 90.0)
+
+    one_seed = results.aggregate(records[:1] + records[3:4], [], backbones, ["ndcg@10"])
+    assert one_seed["paired_tests"][0]["note"].startswith("n/a: 1 paired seed(s)")
+    assert one_seed["models"]["SASRec"]["test"]["ndcg@10"]["std"] is None
+
+
+def test_home_report_shows_published_figures_differences_and_targets():
+    records = [_record("SASRec", 2020 + i, v) for i, v in enumerate([0.10, 0.20, 0.30])]
+    records += [_record("SeeDRecSASRec", 2020 + i, v) for i, v in enumerate([0.11, 0.22, 0.33])]
+    backbones = {"SASRec": None, "SeeDRecSASRec": "SASRec"}
+    summary = results.aggregate(records, ["SASRec"], backbones, ["ndcg@10", "hit@10", "gauc"])
+    configs = {"SASRec": records[0]["config"], "SeeDRecSASRec": records[3]["config"]}
+    figures = paper.targets(
+        "amazon-home",
+        "paper",
+        summary["models"],
+        summary["paired_tests"],
+        summary["best_model"],
+        quick=False,
+    )
+    assert [t["status"] for t in figures] == ["hit", "missed", "hit"]  # +10 %, p 0.074, best
+    report = {
+        "data": "amazon-home",
+        "protocol": "paper",
+        "quick": True,
+        "seeds": [2020, 2021, 2022],
+        "command": "python benchmarks/compare.py --data amazon-home --quick",
+        "headline": ["ndcg@10", "hit@10", "gauc"],
+        "aggregate": summary,
+        "failed": [],
+        "published": paper.published("amazon-home", "paper"),
+        "no_published": "",
+        "protocol_differences": paper.protocol_differences(
+            "amazon-home", "paper", configs["SeeDRecSASRec"], [2020, 2021, 2022], quick=True
+        ),
+        "targets": figures,
+        "costs": {"runs": costs.run_costs(summary["models"])},
+        "configs": shown_configs(configs),
+        "inputs": {"config_files": [], "overrides": []},
+    }
+    text = "\n".join(markdown(report))
+    assert text.startswith("# amazon-home: paper protocol — QUICK profile")
+    assert "| SeeDRecSASRec | NDCG@10 | 0.1036 | 0.2200 ± 0.1100 |" in text
+    assert "selects and early-stops on the test set" in text and "QUICK profile:" in text
+    assert "| ... with p < 0.05 (paired t-test over seeds, two-sided) | MISSED | p = 0.0742" in text
+    assert "| one SeeDRecSASRec run, wall time | 1m00s (hit) |" in text
+    assert report["configs"]["per_model"]["SeeDRecSASRec"] == {"model": "SeeDRecSASRec"}
+
+
+def test_s2idm_and_diffrec_parameters_on_the_same_data(tiny):
+    settings = {**PROTOCOLS["full"], "seed": 1, "data_path": str(tiny["root"])}
+    counted = costs.s2idm_vs_diffrec_parameters(
+        "SeeDRecSASRec", DATA, [tiny["config"]], settings, []
+    )
+    q, n, width, t = counted["sememes"], counted["items"], 16, 10  # s2idm_time_emb_dim: 10
+    assert (q, n) == (4 + 7 + 5, N_ITEMS + 1)  # sememes a0-a3, b0-b6, w0-w4; items + [PAD]
+    mlp = t * t + t  # the time embedding's Linear(t, t), in both
+    assert counted["s2idm"] == mlp + (q + t) * width + width + width * q + q
+    assert counted["diffrec"] == mlp + (n + t) * width + width + width * n + n
+    assert math.isclose(counted["diffrec_over_s2idm"], counted["diffrec"] / counted["s2idm"])
+
+
+def test_epoch_time_ratio_reuses_the_benchmark_with_two_sememe_fields(tiny):
+    backbone = {
+        "hidden_size": 16,
+        "inner_size": 32,
+        "n_layers": 1,
+        "n_heads": 1,
+        "MAX_ITEM_LIST_LENGTH": 10,
+        "train_batch_size": 64,
+        "seed": 1,
+    }
+    measured = costs.epoch_time_ratio(
+        "sasrec", DATA, tiny["root"], backbone, ["category_sememes", "word_sememes"], quick=True
+    )
+    assert measured["pair"] == ["SASRec", "SeeDRecSASRec"] and measured["ratio"] > 0
+    assert "ratio SeeDRecSASRec/SASRec" in measured["report"]
+
+
+def test_sampled_eval_speedup_reuses_the_benchmark_and_agrees_with_recbole():
+    measured = costs.sampled_eval_speedup(quick=True, mode="uni10")  # uni999 in the command
+    assert measured["identical_metrics"] is True  # the same negatives, the same metrics
+    assert measured["speedup"] > 0 and measured["repeats"] == 1
