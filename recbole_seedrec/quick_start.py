@@ -106,6 +106,14 @@ def _split_config_files(values):
     return files or None
 
 
+def add_model_arguments(parser):
+    """``--model``, ``--dataset`` and ``--config_files``, as every command of this package reads
+    them (``recbole-seedrec``, ``recbole-seedrec tune``)."""
+    parser.add_argument("--model", "-m", default="SASRec", help="model name")
+    parser.add_argument("--dataset", "-d", default="ml-100k", help="data set name")
+    parser.add_argument("--config_files", nargs="+", help="yaml files, later ones win")
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["tune"]:  # recbole-seedrec tune ...: the hyperparameter search
@@ -118,9 +126,7 @@ def main(argv=None):
         "option is given as --key=value and overrides the config files. "
         "Hyperparameter search: recbole-seedrec tune --help.",
     )
-    parser.add_argument("--model", "-m", default="SASRec", help="model name")
-    parser.add_argument("--dataset", "-d", default="ml-100k", help="data set name")
-    parser.add_argument("--config_files", nargs="+", help="yaml files, later ones win")
+    add_model_arguments(parser)
     args, overrides = parser.parse_known_args(argv)
     bad = [arg for arg in overrides if not (arg.startswith("--") and "=" in arg)]
     if bad:

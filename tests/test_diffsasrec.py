@@ -21,15 +21,10 @@ from recbole_seedrec.quick_start import build_model_and_trainer, prepare_data, r
 from recbole_seedrec.registry import get_model, get_trainer
 from recbole_seedrec.trainer import DiffSASRecTrainer
 from tests.conftest import REDUCED_SEQUENTIAL
+from tests.tiny_sequences import LENS, N_ITEMS, SEQS, TARGETS
 from tests.training import fit_one_batch, late_over_early
 
-N_ITEMS = 21  # ids 1..20 are items, 0 is padding, 21 is [MASK]
-MASK = N_ITEMS
-SEQS = torch.tensor(
-    [[1, 2, 3, 4, 5, 6, 7, 8], [11, 12, 13, 0, 0, 0, 0, 0], [9, 0, 0, 0, 0, 0, 0, 0]]
-)
-LENS = torch.tensor([8, 3, 1])
-TARGETS = torch.tensor([9, 14, 10])
+MASK = N_ITEMS  # [MASK] is the id after the last item
 TINY = {
     "hidden_size": 16,
     "inner_size": 32,

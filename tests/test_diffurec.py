@@ -18,14 +18,9 @@ from recbole_seedrec.model.layers.item_diffusion import (
 from recbole_seedrec.quick_start import build_model_and_trainer, prepare_data, run_recbole_seedrec
 from recbole_seedrec.registry import get_model
 from tests.conftest import REDUCED_SEQUENTIAL
+from tests.tiny_sequences import LENS, N_ITEMS, SEQS, TARGETS
 from tests.training import fit_one_batch, late_over_early
 
-N_ITEMS = 21  # ids 1..20 are items, 0 is padding
-SEQS = torch.tensor(
-    [[1, 2, 3, 4, 5, 6, 7, 8], [11, 12, 13, 0, 0, 0, 0, 0], [9, 0, 0, 0, 0, 0, 0, 0]]
-)
-LENS = torch.tensor([8, 3, 1])
-TARGETS = torch.tensor([9, 14, 10])
 TINY = {
     "hidden_size": 16,
     "inner_size": 32,

@@ -19,7 +19,7 @@ from ray import air, tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from recbole_seedrec.config import Config, ConfigError
-from recbole_seedrec.quick_start import USER_ERRORS, _split_config_files
+from recbole_seedrec.quick_start import USER_ERRORS, _split_config_files, add_model_arguments
 from recbole_seedrec.tune.sharing import trains_s2idm
 from recbole_seedrec.tune.space import (
     Parameter,
@@ -51,38 +51,67 @@ def build_parser(prog):
         "the validation metric. Any other option is given as --key=value and is fixed for "
         "every trial.",
     )
-    parser.add_argument("--model", "-m", default="SASRec", help="model name")
-    parser.add_argument("--dataset", "-d", default="ml-100k", help="data set name")
-    parser.add_argument("--config_files", nargs="+", help="yaml files, later ones win")
+    add_model_arguments(parser)
     parser.add_argument(
         "--params_file", help="search space: RecBole's hyper.test lines, or .yaml/.yml"
     )
-    parser.add_argument("--search", choices=("random", "grid"), default="random",
-                        help="random samples, or every combination of choice lists")
-    parser.add_argument("--num_samples", type=int,
-                        help="trials (random; default 10), or repeats of the grid (default 1)")
-    parser.add_argument("--scheduler", choices=("asha", "fifo"), default="asha",
-                        help="asha stops trials that validate badly early; fifo runs all")
-    parser.add_argument("--grace_period", type=int, default=1,
-                        help="ASHA: epochs every trial gets before it can be stopped")
-    parser.add_argument("--reduction_factor", type=int, default=2,
-                        help="ASHA: keep the best 1/factor of trials at each rung")
+    parser.add_argument(
+        "--search",
+        choices=("random", "grid"),
+        default="random",
+        help="random samples, or every combination of choice lists",
+    )
+    parser.add_argument(
+        "--num_samples",
+        type=int,
+        help="trials (random; default 10), or repeats of the grid (default 1)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        choices=("asha", "fifo"),
+        default="asha",
+        help="asha stops trials that validate badly early; fifo runs all",
+    )
+    parser.add_argument(
+        "--grace_period",
+        type=int,
+        default=1,
+        help="ASHA: epochs every trial gets before it can be stopped",
+    )
+    parser.add_argument(
+        "--reduction_factor",
+        type=int,
+        default=2,
+        help="ASHA: keep the best 1/factor of trials at each rung",
+    )
     parser.add_argument("--max_concurrent", type=int, help="most trials at once")
     parser.add_argument("--cpus_per_trial", type=float, default=1.0)
-    parser.add_argument("--gpus_per_trial", type=float,
-                        help="default 1 when Ray sees a GPU, else 0; 0.5 puts two per GPU")
-    parser.add_argument("--num_cpus", type=int,
-                        help="CPUs of the local Ray instance (default: all of this machine)")
+    parser.add_argument(
+        "--gpus_per_trial",
+        type=float,
+        help="default 1 when Ray sees a GPU, else 0; 0.5 puts two per GPU",
+    )
+    parser.add_argument(
+        "--num_cpus", type=int, help="CPUs of the local Ray instance (default: all of this machine)"
+    )
     parser.add_argument("--address", help="join this Ray cluster (e.g. auto) instead")
-    parser.add_argument("--storage_path", default="ray_results",
-                        help="results go to <storage_path>/<name>/")
+    parser.add_argument(
+        "--storage_path", default="ray_results", help="results go to <storage_path>/<name>/"
+    )
     parser.add_argument("--name", help="default <model>-<dataset>-<time>")
-    parser.add_argument("--no_s2idm_sharing", action="store_true",
-                        help="train S2IDM in every trial instead of once per S2IDM setting")
-    parser.add_argument("--resume", metavar="EXPERIMENT_DIR",
-                        help="continue an interrupted search (its own settings are reused)")
-    parser.add_argument("--retry_failed", action="store_true",
-                        help="with --resume: run failed trials again")
+    parser.add_argument(
+        "--no_s2idm_sharing",
+        action="store_true",
+        help="train S2IDM in every trial instead of once per S2IDM setting",
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="EXPERIMENT_DIR",
+        help="continue an interrupted search (its own settings are reused)",
+    )
+    parser.add_argument(
+        "--retry_failed", action="store_true", help="with --resume: run failed trials again"
+    )
     return parser
 
 
@@ -106,8 +135,10 @@ def search_from_command_line(argv=None, prog="run_hyper_seedrec.py"):
     experiment_dir = record["experiment_dir"]
     print(f"\nsummary of {len(rows)} trial(s): {os.path.join(experiment_dir, SUMMARY_MD)}, .csv")
     if best is not None:
-        print(f"best trial {best['trial']}: valid {record['metric']} = "
-              f"{best['valid ' + record['metric']]}; {os.path.join(experiment_dir, BEST_CONFIG)}")
+        print(
+            f"best trial {best['trial']}: valid {record['metric']} = "
+            f"{best['valid ' + record['metric']]}; {os.path.join(experiment_dir, BEST_CONFIG)}"
+        )
     if any(row["status"] in (INTERRUPTED, NOT_STARTED) for row in rows):
         print(f"interrupted: continue with --resume {experiment_dir}")
     return rows, best
@@ -192,7 +223,9 @@ def fixed_options(base):
     external = base.external_config_dict
     if base.dataset != "ml-100k":  # RecBole reads ml-100k from its own package whatever this is
         fixed["data_path"] = str(Path(base["data_path"]).resolve().parent)
-    fixed.update({key: os.path.abspath(external[key]) for key in _PATH_OPTIONS if external.get(key)})
+    fixed.update(
+        {key: os.path.abspath(external[key]) for key in _PATH_OPTIONS if external.get(key)}
+    )
     if "s2idm_save_path" in base:  # one path for all trials would collide; the tuner decides
         fixed["s2idm_save_path"] = None
     return fixed
@@ -232,7 +265,9 @@ def run_search(record, args):
             record["gpus_per_trial"] = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
         if not resuming:
             os.makedirs(record["experiment_dir"], exist_ok=True)
-            write_atomic(os.path.join(record["experiment_dir"], RECORD), json.dumps(record, indent=1))
+            write_atomic(
+                os.path.join(record["experiment_dir"], RECORD), json.dumps(record, indent=1)
+            )
         trainable = _trainable(record)
         with _legacy_progress_output():
             if resuming:
@@ -343,8 +378,9 @@ def _legacy_progress_output():
 def _print_plan(record, resuming):
     verb = "Resuming" if resuming else "Searching"
     lines = [f"{verb} {record['model']} on {record['dataset']}: {record['experiment_dir']}"]
-    lines += [f"  {Parameter(**dict(p, values=tuple(p['values']))).describe()}"
-              for p in record["space"]]
+    lines += [
+        f"  {Parameter(**dict(p, values=tuple(p['values']))).describe()}" for p in record["space"]
+    ]
     lines.append(
         f"  {record['search']} x {record['num_samples']}, scheduler {record['scheduler']}, "
         f"selection on validation {record['metric']} ({record['mode']})"
