@@ -9,8 +9,6 @@ row's computation is unchanged; only which rows share a batch changes, and the b
 shuffled every epoch.
 """
 
-import math
-
 import numpy as np
 import torch
 from recbole.data.dataloader import TrainDataLoader
@@ -99,9 +97,6 @@ class LengthGroupedTrainDataLoader(TrainDataLoader):
         self._length_field = config["ITEM_LIST_LENGTH_FIELD"]
         self._list_fields = padded_list_fields(config, dataset.inter_feat)
         self._row_lengths = dataset.inter_feat[self._length_field].clone()
-
-    def __len__(self):
-        return math.ceil(self.sample_size / self.step)
 
     def __iter__(self):
         for batch_rows in self._batches():

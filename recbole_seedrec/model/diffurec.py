@@ -78,12 +78,12 @@ class DiffuRec(SequentialRecommender):
         self.time_embedding = TimestepEmbedding(self.hidden_size, config["diffusion_steps"])
         self.approximator = Approximator(
             config["n_layers"],
-            self.hidden_size,
-            config["n_heads"],
-            config["inner_size"],
-            config["hidden_dropout_prob"],
-            config["attn_dropout_prob"],
-            config["layer_norm_eps"],
+            hidden_size=self.hidden_size,
+            n_heads=config["n_heads"],
+            inner_size=config["inner_size"],
+            dropout_prob=config["hidden_dropout_prob"],
+            attn_dropout_prob=config["attn_dropout_prob"],
+            eps=config["layer_norm_eps"],
             cross_attention=self.cross_attention,
         )
         self.diffusion = ItemDiffusion(

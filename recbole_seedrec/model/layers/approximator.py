@@ -87,27 +87,16 @@ class Approximator(nn.Module):
     ``forward(hidden, self_mask, valid, target, key_mask)``: ``hidden`` [B, L, H] the noised
     history, ``valid`` [B, L, 1] 1.0 on real items, ``target`` [B, 1, H] the noisy target with
     its time embedding (read by cross-attention only). Returns [B, L, H].
+    ``block_options`` are :class:`ApproximatorBlock`'s; the final dropout and LayerNorm share
+    its sizes.
     """
 
-    def __init__(
-        self,
-        n_layers,
-        hidden_size,
-        n_heads,
-        inner_size,
-        dropout_prob,
-        attn_dropout_prob,
-        eps,
-        cross_attention=False,
-    ):
+    def __init__(self, n_layers, **block_options):
         super().__init__()
-        self.cross_attention = cross_attention
-        block_args = (hidden_size, n_heads, inner_size, dropout_prob, attn_dropout_prob, eps)
-        self.blocks = nn.ModuleList(
-            ApproximatorBlock(*block_args, cross_attention) for _ in range(n_layers)
-        )
-        self.dropout = nn.Dropout(dropout_prob)
-        self.norm = nn.LayerNorm(hidden_size, eps=eps)
+        self.cross_attention = block_options.get("cross_attention", False)
+        self.blocks = nn.ModuleList(ApproximatorBlock(**block_options) for _ in range(n_layers))
+        self.dropout = nn.Dropout(block_options["dropout_prob"])
+        self.norm = nn.LayerNorm(block_options["hidden_size"], eps=block_options["eps"])
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.xavier_normal_(module.weight)
