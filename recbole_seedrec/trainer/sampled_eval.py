@@ -121,7 +121,7 @@ class CandidateScoringMixin:
         if self._collector_reads_only_ranks() and len(torch.unique(positive_u)) == len(positive_u):
             return (
                 interaction,
-                *compact_candidate_scores(row_scores, candidates, self._max_topk()),
+                *compact_candidate_scores(row_scores, candidates, max(self.eval_collector.topk)),
             )
         # Write in RecBole's order (per user: positives, then each copy) so that a repeated
         # (user, item) pair keeps the score RecBole would keep.
@@ -159,10 +159,6 @@ class CandidateScoringMixin:
         need not be item ids. ItemCoverage and the like read item ids, value metrics scores."""
         register = self.eval_collector.register
         return not (register.need("rec.items") or register.need("rec.score"))
-
-    def _max_topk(self):
-        topk = self.config["topk"]
-        return max(topk) if isinstance(topk, (list, tuple)) else int(topk)
 
     def _score_candidates(self, interaction, layout):
         """One score per candidate row, or ``None`` when the model supports neither route."""
