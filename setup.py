@@ -31,7 +31,11 @@ setup(
     package_data={"recbole_seedrec": ["properties/**/*.yaml", "data/*.txt"]},
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest>=7", "ruff"]},
+    extras_require={
+        # recbole-seedrec case-study draws its figures with matplotlib (tests draw one too)
+        "plot": ["matplotlib>=3.7"],
+        "test": ["pytest>=7", "ruff", "matplotlib>=3.7"],
+    },
     entry_points={"console_scripts": ["recbole-seedrec=recbole_seedrec.quick_start:main"]},
     license="MIT",
 )

@@ -5,7 +5,7 @@ from pathlib import Path
 import recbole
 import yaml
 from recbole.config import Config as RecBoleConfig
-from recbole.utils import InputType, ModelType
+from recbole.utils import EvaluatorType, InputType, ModelType
 
 from recbole_seedrec.data.batching import BATCHING_CHOICES
 from recbole_seedrec.registry import get_model, is_own_model
@@ -18,6 +18,52 @@ _BASE_YAML_BY_TYPE = {ModelType.SEQUENTIAL: "sequential.yaml"}
 
 class ConfigError(ValueError):
     """A configuration that cannot work, with the option to change."""
+
+
+FEW_SHOT_OPTION = "few_shot_max_sememes"
+
+
+def few_shot_threshold(final):
+    """``few_shot_max_sememes`` of a final config dict: a whole number >= 0, or None (off)."""
+    value = final.get(FEW_SHOT_OPTION)
+    if value is None or value is False or (isinstance(value, str) and value.lower() == "none"):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"{FEW_SHOT_OPTION} is {value!r}: give a whole number >= 0 (the most distinct "
+            "sememes a test user's history may have to count as few-shot), or leave it unset."
+        )
+    return value
+
+
+def sememe_fields(final):
+    """The item field(s) named by ``SEMEME_FIELD``, as a list."""
+    fields = final.get("SEMEME_FIELD")
+    if not fields:
+        raise ConfigError(
+            f"{FEW_SHOT_OPTION} counts sememes, but SEMEME_FIELD is not set: name the item "
+            "field(s) that hold them, e.g. --SEMEME_FIELD=category_sememes (a .item token_seq "
+            "field)."
+        )
+    return [fields] if isinstance(fields, str) else list(fields)
+
+
+def check_few_shot(final):
+    """Few-shot evaluation: any sequential model, ranking metrics, ``SEMEME_FIELD`` set (read
+    from the data set, or from its .item file when the model does not load it: the option
+    never changes what is trained). Returns the threshold, None when off."""
+    threshold = few_shot_threshold(final)
+    if threshold is None:
+        return None
+    if final.get("MODEL_TYPE") != ModelType.SEQUENTIAL:
+        raise ConfigError(
+            f"{FEW_SHOT_OPTION} needs a sequential model (the history before each test item); "
+            f"{final.get('model')} is {final.get('MODEL_TYPE')}."
+        )
+    if final.get("eval_type") != EvaluatorType.RANKING:
+        raise ConfigError(f"{FEW_SHOT_OPTION} needs ranking metrics, not {final.get('metrics')}.")
+    sememe_fields(final)
+    return threshold
 
 
 class Config(RecBoleConfig):
@@ -105,6 +151,7 @@ class Config(RecBoleConfig):
         self._check_valid_metric()
         self._check_train_batching()
         self._load_required_item_fields()
+        self._check_few_shot()
 
     def _check_dataset_files(self):
         """A data set with no atomic files makes RecBole try a download that fails offline."""
@@ -156,6 +203,9 @@ class Config(RecBoleConfig):
         item_columns = list(load_col.get("item") or [self.final_config_dict["ITEM_ID_FIELD"]])
         item_columns += [f for f in fields if f not in item_columns]
         self.final_config_dict["load_col"] = {**load_col, "item": item_columns}
+
+    def _check_few_shot(self):
+        check_few_shot(self.final_config_dict)
 
 
 def _recbole_can_download(dataset):

@@ -9,10 +9,12 @@ import torch
 from recbole.utils import init_logger, init_seed, set_color
 
 from recbole_seedrec.compat import load_trusted_checkpoint
-from recbole_seedrec.config import Config, ConfigError
+from recbole_seedrec.config import Config, ConfigError, check_few_shot
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
+from recbole_seedrec.data.few_shot import few_shot_users
 from recbole_seedrec.registry import UnknownModelError, get_model, get_trainer
+from recbole_seedrec.trainer.subset_eval import evaluate_test
 
 # Mistakes in what the user asked for: reported in one line, without a traceback.
 USER_ERRORS = (ConfigError, UnknownModelError, FileNotFoundError)
@@ -48,7 +50,8 @@ def run_recbole_seedrec(
     ``sys.argv`` as RecBole does.
     """
     config = Config(model, dataset, config_file_list, config_dict, cmd_args=cmd_args)
-    _, train_data, valid_data, test_data = prepare_data(config)
+    dataset, train_data, valid_data, test_data = prepare_data(config)
+    few_shot = few_shot_users(config, dataset, test_data)  # before training: fails early
     model, trainer = build_model_and_trainer(config, train_data)
     logger = getLogger()
     logger.info(model)
@@ -56,17 +59,23 @@ def run_recbole_seedrec(
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=saved, show_progress=show_progress
     )
-    test_result = trainer.evaluate(test_data, load_best_model=saved, show_progress=show_progress)
+    test_result, few = evaluate_test(
+        trainer, test_data, few_shot, load_best_model=saved, show_progress=show_progress
+    )
 
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
     logger.info(set_color("test result", "yellow") + f": {test_result}")
-    return {
+    result = {
         "best_valid_score": best_valid_score,
         "valid_score_bigger": config["valid_metric_bigger"],
         "best_valid_result": best_valid_result,
         "test_result": test_result,
         "model_file": trainer.saved_model_file if saved else None,
     }
+    if few is not None:  # few_shot_max_sememes: the same test evaluation over few-shot users
+        result.update(test_result_few_shot=few["test_result"], few_shot_users=few["users"])
+        result.update(few_shot_max_sememes=few["max_sememes"], test_users=few["test_users"])
+    return result
 
 
 def _device_available_here(config):
@@ -75,11 +84,13 @@ def _device_available_here(config):
     return torch.device("cuda") if use_gpu else torch.device("cpu")
 
 
-def load_data_and_model(model_file):
+def load_data_and_model(model_file, config_updates=None):
     """Reload a checkpoint of any model, with its data set and split dataloaders.
 
     Returns ``(config, model, dataset, train_data, valid_data, test_data)`` as RecBole's
-    function of the same name does. A checkpoint is a pickle: load only files you trust.
+    function of the same name does. ``config_updates`` (e.g. ``few_shot_max_sememes``,
+    ``data_path``) change the checkpoint's config before the data is loaded. A checkpoint is a
+    pickle: load only files you trust.
     """
     if not os.path.isfile(model_file):
         raise FileNotFoundError(
@@ -89,6 +100,11 @@ def load_data_and_model(model_file):
     checkpoint = load_trusted_checkpoint(model_file, map_location="cpu")
     config = checkpoint["config"]
     config["device"] = _device_available_here(config)
+    for key, value in (config_updates or {}).items():
+        if key == "data_path":  # the folder holding <dataset>/, as RecBole's option
+            value = os.path.join(value, config["dataset"])
+        config[key] = value
+    check_few_shot(config.final_config_dict)
     dataset, train_data, valid_data, test_data = prepare_data(config)
     init_seed(config["seed"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
@@ -120,11 +136,21 @@ def main(argv=None):
         from recbole_seedrec.tune import main as tune_main
 
         return tune_main(argv[1:], prog="recbole-seedrec tune")
+    if argv[:1] == ["s2idm"]:  # recbole-seedrec s2idm ...: S2IDM alone, for s2idm_path
+        from recbole_seedrec.s2idm_command import main as s2idm_main
+
+        return s2idm_main(argv[1:], prog="recbole-seedrec s2idm")
+    if argv[:1] in (["evaluate"], ["case-study"]):  # a saved checkpoint, evaluated or drawn
+        from recbole_seedrec import case_study, evaluate
+
+        command = {"evaluate": evaluate, "case-study": case_study}[argv[0]]
+        return command.main(argv[1:], prog=f"recbole-seedrec {argv[0]}")
     parser = argparse.ArgumentParser(
         prog="recbole-seedrec",
         description="Train and evaluate a recbole-seedrec or RecBole model. Any other "
         "option is given as --key=value and overrides the config files. "
-        "Hyperparameter search: recbole-seedrec tune --help.",
+        "Hyperparameter search: recbole-seedrec tune --help; a saved checkpoint: "
+        "recbole-seedrec evaluate --help, recbole-seedrec case-study --help.",
     )
     add_model_arguments(parser)
     args, overrides = parser.parse_known_args(argv)

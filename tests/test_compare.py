@@ -271,3 +271,79 @@ def test_sampled_eval_speedup_reuses_the_benchmark_and_agrees_with_recbole():
     measured = costs.sampled_eval_speedup(quick=True, mode="uni10")  # uni999 in the command
     assert measured["identical_metrics"] is True  # the same negatives, the same metrics
     assert measured["speedup"] > 0 and measured["repeats"] == 1
+
+
+def _distinct_sememes_before_last(root):
+    """By hand from the tiny data's files: each user's distinct sememes but the last item's."""
+    items = {}
+    for line in (root / DATA / f"{DATA}.item").read_text().splitlines()[1:]:
+        item, category, word = line.split("\t")
+        items[item] = {f"c:{t}" for t in category.split()} | {f"w:{t}" for t in word.split()}
+    histories = {}
+    for line in (root / DATA / f"{DATA}.inter").read_text().splitlines()[1:]:
+        user, item, _ = line.split("\t")
+        histories.setdefault(user, []).append(item)
+    return {u: len(set().union(*(items[i] for i in rows[:-1]))) for u, rows in histories.items()}
+
+
+def test_few_shot_from_new_runs_and_from_kept_checkpoints(tiny, tmp_path, capsys):
+    counts = _distinct_sememes_before_last(tiny["root"])
+    threshold = sorted(counts.values())[len(counts) // 3]  # about a third of the users
+    chosen = sum(n <= threshold for n in counts.values())
+    models = ["--models", "SASRec,SeeDRec"]
+    kept = _command(tiny, tmp_path, *models, "--seed-list", "1", "--keep-checkpoints")
+    assert cli.main(kept) == 0
+    runs = tmp_path / DATA / "full" / "runs"
+    assert "few_shot" not in json.loads((runs / "SASRec-seed1.json").read_text())
+
+    # Seed 2 runs with the option; seed 1's kept checkpoints are evaluated again.
+    few = ["--few-shot", str(threshold)]
+    assert cli.main(_command(tiny, tmp_path, *models, "--seed-list", "1,2", *few)) == 0
+    printed = capsys.readouterr().out
+    assert f"few-shot (<= {threshold}) SeeDRecSASRec seed 1: evaluating " in printed
+    for model in ("SASRec", "SeeDRecSASRec"):
+        for seed, source in ((1, "checkpoint"), (2, "run")):
+            record = json.loads((runs / f"{model}-seed{seed}.json").read_text())
+            entry = record["few_shot"][str(threshold)]
+            assert (entry["source"], entry["users"], entry["test_users"]) == (source, chosen, 30)
+            assert entry["test"] == record["test"]  # full ranking: the same evaluation again
+            assert set(entry["test_few_shot"]) == set(record["test"])
+    report = json.loads((tmp_path / DATA / "full.json").read_text())
+    part = report["few_shot"][str(threshold)]
+    assert part["models"]["SASRec"]["users"] == [chosen]
+    (test,) = [t for t in part["paired_tests"] if t["metric"] == "ndcg@10"]
+    assert test["few_shot"]["pairs"] == test["all"]["pairs"] == 2
+    text = (tmp_path / DATA / "full.md").read_text()
+    assert f"## Few-shot users (≤ {threshold} distinct sememes)" in text
+    assert f"| SASRec | 2 | {chosen} of 30 |" in text
+    assert "Evaluated again from kept checkpoints: SASRec, SeeDRecSASRec." in text
+
+    # Nothing left to do; another threshold: seed 2 kept no checkpoint, and says so.
+    assert cli.main(_command(tiny, tmp_path, *models, "--seed-list", "1,2", *few)) == 0
+    assert "evaluating" not in capsys.readouterr().out
+    assert cli.main(_command(tiny, tmp_path, *models, "--seed-list", "1,2", "--few-shot", "0")) == 0
+    printed = capsys.readouterr().out
+    assert "few-shot (<= 0) SASRec seed 2: no checkpoint kept" in printed
+    assert "few-shot (<= 0) SASRec seed 1: evaluating" in printed
+    assert "--few_shot_max_sememes is set by the command; use --few-shot" in _refused(
+        tiny, tmp_path, capsys
+    )
+
+
+def _refused(tiny, tmp_path, capsys):
+    assert cli.main(_command(tiny, tmp_path, "--models", "SASRec", "--few_shot_max_sememes=3")) == 2
+    return capsys.readouterr().err
+
+
+def test_a_finished_run_s_checkpoint_is_found_without_its_s2idm_artifact(tmp_path):
+    from benchmarks.comparison.few_shot import find_checkpoint
+
+    record = {"model": "SeeDRecSASRec", "model_file": str(tmp_path / "moved.pth")}
+    assert find_checkpoint(record, tmp_path) is None  # nothing kept
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "SeeDRecSASRec-S2IDM-Nov-24-2026_01-00-00-aaaa.pth").write_bytes(b"s2idm")
+    (saved / "SeeDRecSASRec-Nov-24-2026_01-00-00-bbbb.pth").write_bytes(b"model")
+    assert find_checkpoint(record, tmp_path).name == "SeeDRecSASRec-Nov-24-2026_01-00-00-bbbb.pth"
+    (tmp_path / "moved.pth").write_bytes(b"named")
+    assert find_checkpoint(record, tmp_path) == tmp_path / "moved.pth"  # the record's own path

@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timezone
 
 from . import costs as cost_table
+from . import few_shot
 from .paper import no_published_figures, protocol_differences, published, targets
 from .plan import DEFAULT_DATA_PATH, backbones_for, make_plan
 from .protocols import HEADLINE_METRICS, PROTOCOLS, trains_s2idm
@@ -71,6 +72,13 @@ def build_parser():
         "--keep-checkpoints", action="store_true", help="keep each run's checkpoints"
     )
     parser.add_argument(
+        "--few-shot",
+        type=int,
+        metavar="N",
+        help="also report the test users with at most N distinct sememes before their test "
+        "item: new runs measure it, finished runs from their kept checkpoints",
+    )
+    parser.add_argument(
         "--dry-run", action="store_true", help="check everything, list the runs, run nothing"
     )
     return parser
@@ -96,11 +104,14 @@ def main(argv=None):
     if args.dry_run:
         for model, seed in planned_runs(plan):
             done = plan.layout.record(model, seed).exists()
-            print(f"  {model} seed {seed}: {'done' if done else 'to run'}")
+            extra = few_shot.dry_run_note(plan, model, seed) if done else ""
+            print(f"  {model} seed {seed}: {'done' if done else 'to run'}{extra}")
         return 0
     failed = []
     try:
         run_all(plan, failed, command)
+        if plan.few_shot is not None:
+            few_shot.add_to_finished_runs(plan, failed)
         write_report(plan, command, failed, load_costs(plan))  # the runs' tables, whatever follows
         costs = measure_costs(plan, args.costs)
     except KeyboardInterrupt:
@@ -250,7 +261,8 @@ def write_report(plan, command, failed, costs):
     records = load_records(plan.layout.runs)
     models = list(dict.fromkeys(plan.models + [r["model"] for r in records]))
     headline = HEADLINE_METRICS[plan.protocol]
-    summary = aggregate(records, plan.models, backbones_for(models), headline)
+    backbones = backbones_for(models)
+    summary = aggregate(records, plan.models, backbones, headline)
     configs = {}
     for record in sorted(records, key=lambda r: r["seed"]):
         configs.setdefault(record["model"], record["config"])
@@ -270,6 +282,7 @@ def write_report(plan, command, failed, costs):
         "fingerprint": plan.fingerprint,
         "headline": headline,
         "aggregate": summary,
+        "few_shot": few_shot.summarise(records, plan.models, backbones, headline),
         "failed": failed,
         "published": published(plan.data, plan.protocol),
         "no_published": no_published_figures(plan.data, plan.protocol),

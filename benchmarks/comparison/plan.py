@@ -49,6 +49,7 @@ class Plan:
     configs: dict = field(default_factory=dict)  # model -> final config of its first seed
     threads: int = None
     keep_checkpoints: bool = False
+    few_shot: int = None  # --few-shot N: not an input of the runs' fingerprint
 
     def run_config_dict(self, seed, work_dir):
         return {
@@ -68,6 +69,7 @@ class Plan:
             "config_dict": self.run_config_dict(seed, self.layout.work_dir(model, seed)),
             "overrides": list(self.overrides),
             "threads": self.threads,
+            "few_shot_max_sememes": self.few_shot,
         }
 
 
@@ -126,6 +128,8 @@ def make_plan(args, overrides):
     ConfigError / FileNotFoundError) with a one-line message."""
     if args.seeds is not None and args.seeds < 1:
         raise ComparisonError(f"--seeds {args.seeds}: give 1 or more")
+    if args.few_shot is not None and args.few_shot < 0:
+        raise ComparisonError(f"--few-shot {args.few_shot}: give a number of sememes, 0 or more")
     models = resolve_models(args.models)
     seeds = seeds_for(
         args.seeds, parse_seed_list(args.seed_list) if args.seed_list else None, args.quick
@@ -156,6 +160,7 @@ def make_plan(args, overrides):
         fingerprint=fingerprint(inputs),
         threads=args.threads,
         keep_checkpoints=args.keep_checkpoints,
+        few_shot=args.few_shot,
     )
     plan.configs = preflight(plan)
     check_same_inputs(load_records(plan.layout.runs), plan.fingerprint, inputs, plan.layout.runs)
@@ -173,6 +178,9 @@ def preflight(plan):
         files = [str(f) for f in plan.config_files] or None
         try:
             config = Config(model, plan.data, files, config_dict, cmd_args=plan.overrides)
+            if plan.few_shot is not None:  # its sememe field must be there for every model
+                few_shot = {**config_dict, "few_shot_max_sememes": plan.few_shot}
+                Config(model, plan.data, files, few_shot, cmd_args=plan.overrides)
         except ConfigError as error:
             hint = " (compare.py: --data-path DIR)" if "data_path" in str(error) else ""
             raise ConfigError(f"{model}: {error}{hint}") from None

@@ -71,6 +71,7 @@ COMMAND_OPTIONS = {
     "data_path": "--data-path",
     "seed": "--seeds or --seed-list",
     "checkpoint_dir": "(set per run by the command)",
+    "few_shot_max_sememes": "--few-shot",
 }
 
 MODEL_ALIASES = {"SeeDRec": "SeeDRecSASRec"}

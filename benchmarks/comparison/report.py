@@ -104,6 +104,9 @@ def markdown(report):
     ]
     lines += _results_section(report)
     lines += _tests_section(report)
+    from .few_shot import markdown_section  # imports this module
+
+    lines += markdown_section(report)
     lines += _published_section(report)
     lines += _targets_section(report)
     lines += _runs_section(report)

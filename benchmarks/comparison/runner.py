@@ -122,19 +122,25 @@ def train_and_evaluate(spec):
     import torch
 
     from recbole_seedrec.config import Config
+    from recbole_seedrec.data.few_shot import few_shot_users
     from recbole_seedrec.quick_start import build_model_and_trainer, prepare_data
+    from recbole_seedrec.trainer.subset_eval import evaluate_test
 
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
     started = time.perf_counter()
+    config_dict = dict(spec["config_dict"])
+    if spec.get("few_shot_max_sememes") is not None:
+        config_dict["few_shot_max_sememes"] = spec["few_shot_max_sememes"]
     config = Config(
         spec["model"],
         spec["data"],
         spec["config_files"] or None,
-        spec["config_dict"],
+        config_dict,
         cmd_args=spec["overrides"],
     )
-    _, train_data, valid_data, test_data = prepare_data(config)
+    dataset, train_data, valid_data, test_data = prepare_data(config)
+    few_shot = few_shot_users(config, dataset, test_data)
     data_s = time.perf_counter() - started
     model, trainer = build_model_and_trainer(config, train_data)
     clock = StageClock(trainer, model)
@@ -151,9 +157,11 @@ def train_and_evaluate(spec):
     best_score, best_valid = trainer.fit(train_data, valid_data, **options)
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
-    test = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
+    test, few = evaluate_test(
+        trainer, test_data, few_shot, load_best_model=True, show_progress=False
+    )
     test_s = time.perf_counter() - start
-    return {
+    result = {
         "model": spec["model"],
         "seed": spec["seed"],
         "valid": {key: float(value) for key, value in (best_valid or {}).items()},
@@ -168,17 +176,65 @@ def train_and_evaluate(spec):
         "fit_s": fit_s,
         "test_s": test_s,
         "parameters": parameter_counts(model),
+        "s2idm_transfer": getattr(model, "s2idm_transfer", None),  # a cross-domain S2IDM's overlap
         "torch_threads": torch.get_num_threads(),
         "device": str(config["device"]),
         "config": dict(config.final_config_dict),
+        "model_file": trainer.saved_model_file,
     }
+    if few is not None:
+        result["few_shot"] = {str(few["max_sememes"]): few_shot_entry(few, test, "run")}
+    return result
+
+
+def few_shot_entry(few, test, source, checkpoint=None):
+    """A record's few-shot result for one threshold: the subset's metrics and the full set's
+    of the same evaluation, with where they come from (the run, or its checkpoint later)."""
+    subset = few["test_result"]
+    return {
+        "max_sememes": few["max_sememes"],
+        "users": few["users"],
+        "test_users": few["test_users"],
+        "test": {key: float(value) for key, value in (test or {}).items()},
+        "test_few_shot": None if subset is None else {k: float(v) for k, v in subset.items()},
+        "source": source,
+        "checkpoint": checkpoint,
+    }
+
+
+def evaluate_saved(spec):
+    """A finished run's checkpoint on test again, with few-shot users (``spec["checkpoint"]``)."""
+    import torch
+
+    from recbole_seedrec.evaluate import evaluate_checkpoint
+
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    threshold = spec["few_shot_max_sememes"]
+    updates = {"few_shot_max_sememes": threshold, "data_path": spec["config_dict"]["data_path"]}
+    out = evaluate_checkpoint(spec["checkpoint"], updates)
+    if (out["model"], out["seed"]) != (spec["model"], spec["seed"]):
+        raise RuntimeError(
+            f"{spec['checkpoint']} is a checkpoint of {out['model']} seed {out['seed']}, "
+            f"not of {spec['model']} seed {spec['seed']}"
+        )
+    few = {
+        "max_sememes": threshold,
+        "users": out["few_shot_users"],
+        "test_users": out["test_users"],
+        "test_result": out["test_result_few_shot"],
+    }
+    entry = few_shot_entry(few, out["test_result"], "checkpoint", spec["checkpoint"])
+    return {"model": spec["model"], "seed": spec["seed"], "few_shot": {str(threshold): entry}}
 
 
 def main(argv=None):
     spec_path, result_path = sys.argv[1:] if argv is None else argv
     import recbole_seedrec  # noqa: F401  (RecBole 1.2.1 shims before anything else)
 
-    write_json_atomic(result_path, train_and_evaluate(read_json(spec_path)))
+    spec = read_json(spec_path)
+    work = evaluate_saved if spec.get("checkpoint") else train_and_evaluate
+    write_json_atomic(result_path, work(spec))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,83 @@
+"""``recbole-seedrec case-study``: the figures, what they are drawn from, and its errors."""
+
+import sys
+
+import pytest
+import torch
+
+from recbole_seedrec.case_study import case_study, distributions, sememe_names
+from recbole_seedrec.quick_start import load_data_and_model, main, run_recbole_seedrec
+from tests.seedrec_data import SYNTHETIC, time_weighted_vector
+
+pytest.importorskip("matplotlib")  # the `plot` extra; CI installs it with `test`
+
+
+@pytest.fixture(scope="module")
+def checkpoints(synthetic, tmp_path_factory):
+    """A SeeDRecSASRec (with S2IDM) and an IPE-only one (without), one epoch each."""
+    saved = tmp_path_factory.mktemp("saved")
+    settings = {**SYNTHETIC, "data_path": str(synthetic["root"]), "checkpoint_dir": str(saved)}
+    return {
+        model: run_recbole_seedrec(model, synthetic["name"], config_dict=settings, cmd_args=[])[
+            "model_file"
+        ]
+        for model in ("SeeDRecSASRec", "SeeDRecSASRecIPEOnly")
+    }
+
+
+def test_draws_png_and_svg_for_sampled_and_named_users(checkpoints, tmp_path, capsys):
+    code = main(["case-study", "--model-file", checkpoints["SeeDRecSASRec"], "--sample", "2",
+                 "--top", "5", "--out-dir", str(tmp_path / "sampled")])  # fmt: skip
+    written = capsys.readouterr().out.split()
+    assert code == 0 and len(written) == 4
+    pngs = sorted((tmp_path / "sampled").glob("case-study-seedsyn-user-*.png"))
+    svgs = sorted((tmp_path / "sampled").glob("case-study-seedsyn-user-*.svg"))
+    assert len(pngs) == len(svgs) == 2 and not list((tmp_path / "sampled").glob(".*"))
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+    for svg in svgs:
+        assert "<svg" in svg.read_text()[:1000] and svg.stat().st_size > 5_000
+
+    paths = case_study(checkpoints["SeeDRecSASRec"], tmp_path / "named", users=["u5"], top=3)
+    assert [p.name for p in paths] == [
+        "case-study-seedsyn-user-u5.png",
+        "case-study-seedsyn-user-u5.svg",
+    ]
+
+
+def test_distributions_use_only_the_items_before_the_test_item(checkpoints, synthetic):
+    _, model, dataset, *_ = load_data_and_model(checkpoints["SeeDRecSASRec"])
+    user = dataset.field2token_id["user_id"]["u8"]
+    rows = synthetic["histories"]["u8"]
+    raw, generalised = distributions(model, user, len(rows) - 1)  # the test item: the last
+    vocabulary = model.sememe_table.vocabulary
+    expected = time_weighted_vector(rows[:-1], synthetic["sememes"], vocabulary)
+    assert torch.allclose(raw.double(), expected, atol=1e-5)
+    assert torch.allclose(generalised, model.generalise(raw.unsqueeze(0))[0])
+    assert not torch.equal(generalised, raw)  # S2IDM changed it
+
+
+def test_sememe_names_drop_the_field_prefix_unless_two_fields_share_a_name():
+    names = sememe_names(["category:Lipstick", "word:lipstick", "category:red", "word:red"])
+    assert names == ["Lipstick", "lipstick", "red (category)", "red (word)"]
+    assert sememe_names(["Drama", "Comedy"]) == ["Drama", "Comedy"]
+
+
+def test_clear_errors(checkpoints, tmp_path, capsys, monkeypatch):
+    def fails(*args):
+        with pytest.raises(SystemExit) as stop:
+            main(["case-study", *args, "--out-dir", str(tmp_path)])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and "Traceback" not in err
+        return err
+
+    err = fails("--model-file", checkpoints["SeeDRecSASRecIPEOnly"])
+    assert "SeeDRecSASRecIPEOnly has no S2IDM" in err
+    err = fails("--model-file", checkpoints["SeeDRecSASRec"], "--users", "u5,nobody")
+    assert "--users: unknown user(s) nobody (test users are e.g. " in err
+    assert "--top 0" in fails("--model-file", checkpoints["SeeDRecSASRec"], "--top", "0")
+    assert "No checkpoint at" in fails("--model-file", str(tmp_path / "none.pth"))
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # as if not installed
+    err = fails("--model-file", checkpoints["SeeDRecSASRec"])
+    assert 'pip install "recbole-seedrec[plot]"' in err
+    assert not list(tmp_path.iterdir())  # nothing written on any error
