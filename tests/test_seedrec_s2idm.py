@@ -8,7 +8,7 @@ import torch
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
 from recbole_seedrec.model.layers.s2idm import S2IDM
-from recbole_seedrec.trainer import SeeDRecTrainer
+from recbole_seedrec.trainer import SeeDRecTrainer, s2idm_stage
 from tests.seedrec_data import (
     NAME,
     build_data,
@@ -54,7 +54,10 @@ def test_stage_one_writes_an_artifact_that_loads_with_weights_only(trained):
     config, model, trainer = trained
     artifact = torch.load(trainer.s2idm_artifact, weights_only=True)
     assert trainer.s2idm_artifact.startswith(config["checkpoint_dir"])
-    assert set(artifact) == {"hyperparameters", "state_dict", "vocabulary"}
+    assert set(artifact) == {
+        "hyperparameters", "state_dict", "vocabulary", "sememe_fields", "sources"
+    }  # fmt: skip
+    assert artifact["sememe_fields"] == [] and artifact["sources"] == [NAME]
     assert artifact["vocabulary"] == model.sememe_table.vocabulary
     assert artifact["hyperparameters"]["hidden_dims"] == [32]
     assert states_equal(artifact["state_dict"], model.s2idm.state_dict())
@@ -68,9 +71,13 @@ def test_s2idm_learns_from_each_users_training_items_only(synthetic, data, tmp_p
     model = build_model(config, data)
     trainer = SeeDRecTrainer(config, model)
     seen = []
-    monkeypatch.setattr(trainer, "_s2idm_epoch", lambda vectors, optimizer: seen.append(vectors) or 0.0)
-    held_out_loss = trainer.held_out_loss
-    monkeypatch.setattr(trainer, "held_out_loss", lambda v: seen.append(v) or held_out_loss(v))
+    monkeypatch.setattr(
+        s2idm_stage, "run_epoch", lambda s, vectors, *a: seen.append(vectors) or 0.0
+    )
+    held_out_loss = s2idm_stage.held_out_loss
+    monkeypatch.setattr(
+        s2idm_stage, "held_out_loss", lambda s, v, *a: seen.append(v) or held_out_loss(s, v, *a)
+    )
     trainer.train_s2idm(model.raw_interest_cache(), data["train"], verbose=False, saved=False)
     vectors = torch.cat([seen[0], seen[1]])  # held-out users, then the others
     feat, users, _ = split_rows(data, "train")
@@ -104,8 +111,9 @@ def test_model_from_the_artifact_skips_stage_one_with_the_same_interests(
     assert torch.equal(loaded._interest_cache.values, model._interest_cache.values)
 
 
-def test_another_vocabulary_is_aligned_by_token(tmp_path, trained):
-    """Sememes s9..s15 and g2 get new names: the shared ones feed S2IDM at their own columns."""
+def test_another_vocabulary_is_read_in_the_artifacts_vocabulary(tmp_path, trained):
+    """Sememes s9..s15 and g2 get new names: the shared ones feed S2IDM at their columns, the
+    renamed ones are OOV (dropped, counted), and the interest keeps all of S2IDM's columns."""
     _, model, trainer = trained
     other = other_vocabulary_data(
         tmp_path, "renamed", lambda token: f"x{token}" if token in RENAMED else None
@@ -117,7 +125,9 @@ def test_another_vocabulary_is_aligned_by_token(tmp_path, trained):
     ours, theirs = aligned.sememe_table.vocabulary, model.sememe_table.vocabulary
     shared = [token for token in ours if token in theirs]
     assert len(shared) == len(theirs) - len(RENAMED) and 0 < len(shared) < len(ours)
-    assert aligned.s2idm_coverage == pytest.approx(len(shared) / len(ours))
+    report = aligned.s2idm_transfer
+    assert report["shared_types"] == len(shared) and report["oov_types"] == len(RENAMED)
+    assert aligned.interest_q == len(theirs) == aligned.prompt_encoder.first.in_features
 
     raw = aligned.raw_interest_cache().values.float()
     x = torch.zeros(len(raw), len(theirs))
@@ -125,12 +135,9 @@ def test_another_vocabulary_is_aligned_by_token(tmp_path, trained):
         x[:, theirs.index(token)] = raw[:, ours.index(token)]
     reference = S2IDM(**torch.load(trainer.s2idm_artifact, weights_only=True)["hyperparameters"])
     reference.load_state_dict(model.s2idm.state_dict())
-    expected = reference.generalise(x)
     got = aligned.build_interest_cache().values.float()
-    for token in ("s1", "g0", "s8"):  # shared sememes: the artifact's output for them
-        torch.testing.assert_close(
-            got[:, ours.index(token)], expected[:, theirs.index(token)], rtol=2e-3, atol=2e-3
-        )
+    assert got.shape == (len(raw), len(theirs))
+    torch.testing.assert_close(got, reference.generalise(x), rtol=2e-3, atol=2e-3)
 
 
 RENAMED = {"s9", "s10", "s11", "s12", "s13", "s14", "s15", "g2"}
@@ -149,7 +156,7 @@ def test_strict_or_nothing_shared_is_a_config_error(tmp_path, trained):
         build_model(strict, renamed)
     disjoint = other_vocabulary_data(tmp_path, "disjoint", lambda token: f"new-{token}")
     align = make_config("SeeDRecSASRec", tmp_path, "disjoint", s2idm_path=trainer.s2idm_artifact)
-    with pytest.raises(ConfigError, match="0 of them shared"):
+    with pytest.raises(ConfigError, match="s2idm_path .*no sememe is shared"):
         build_model(align, disjoint)
     missing = make_config("SeeDRecSASRec", tmp_path, "disjoint", s2idm_path=str(tmp_path / "no"))
     with pytest.raises(FileNotFoundError, match="s2idm_path"):
@@ -199,10 +206,8 @@ def test_checkpoint_from_stage_one_resumes_stage_one(synthetic, data, tmp_path, 
         assert states_equal(restored["state"][key], value)
 
     epochs = []
-    original = second._s2idm_epoch
-    monkeypatch.setattr(
-        second, "_s2idm_epoch", lambda *args: epochs.append(1) or original(*args)
-    )
+    original = s2idm_stage.run_epoch
+    monkeypatch.setattr(s2idm_stage, "run_epoch", lambda *args: epochs.append(1) or original(*args))
     second.fit(data["train"], None, verbose=False, saved=False)
     assert len(epochs) == 2 and int(fresh.s2idm_epoch) == 3 and bool(fresh.s2idm_ready)
 

@@ -11,7 +11,7 @@ class SeeDRecSASRecS2IDMOnly(SememeInterestMixin, SASRec):
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
-        self.fusion = InterestFusion(self.sememe_table.q, self.hidden_size)
+        self.fusion = InterestFusion(self.interest_q, self.hidden_size)
 
     def encode(self, interaction):
         item_seq, item_seq_len = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]

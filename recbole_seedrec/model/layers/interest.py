@@ -68,6 +68,20 @@ def user_chunks(histories, max_rows):
         yield start, offsets[-1]
 
 
+def prefix_vectors_at(histories, table, rows, **sememe_args):
+    """The raw vectors [len(rows), q] of some history ``rows`` only, one user chunk at a
+    time: S2IDM's training set without the whole cache in memory."""
+    rows = torch.as_tensor(rows, dtype=torch.long)
+    out = torch.zeros(len(rows), table.q)
+    max_rows = max(1, 2**23 // max(table.q, 1))
+    for start, end in user_chunks(histories, max_rows):
+        inside = ((rows >= start) & (rows < end)).nonzero().squeeze(1)
+        if len(inside):
+            vectors = prefix_sememe_vectors(histories, table, start, end, **sememe_args)
+            out[inside] = vectors[rows[inside] - start]
+    return out
+
+
 class InterestCache:
     """One interest vector per history row, computed once, stored as float16 on the CPU.
 
@@ -95,11 +109,17 @@ class InterestCache:
     @torch.no_grad()
     def map(self, transform, device, batch_size=2048):
         """A new cache of ``transform(rows)``, run on ``device`` in batches: the one place
-        where S2IDM's reverse process runs, once per history row."""
-        values = torch.empty_like(self.values)
-        for lo in range(0, len(values), batch_size):
+        where S2IDM's reverse process runs, once per history row. The output may be wider
+        than the input: a transferred S2IDM answers in its own, larger vocabulary."""
+        values = None
+        for lo in range(0, len(self.values), batch_size):
             batch = self.values[lo : lo + batch_size].to(device=device, dtype=torch.float32)
-            values[lo : lo + batch_size] = transform(batch).to("cpu", torch.float16)
+            out = transform(batch).to("cpu", torch.float16)
+            if values is None:
+                values = torch.empty(len(self.values), out.shape[1], dtype=torch.float16)
+            values[lo : lo + batch_size] = out
+        if values is None:  # no rows at all
+            values = torch.empty_like(self.values)
         return InterestCache(values)
 
     def lookup(self, rows, device):

@@ -6,7 +6,7 @@ items. The interest that conditions a row is read from a cache keyed by (user, p
 target in the full history), holding the vector of the items strictly before the target.
 """
 
-import os
+from logging import getLogger
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +18,15 @@ from recbole_seedrec.data.sememes import ItemSememeTable
 from recbole_seedrec.model.layers.interest import InterestCache
 from recbole_seedrec.model.layers.ipe import InterestPromptEncoder
 from recbole_seedrec.model.layers.s2idm import S2IDM
+from recbole_seedrec.model.layers.s2idm_artifact import (
+    describe_overlap,
+    map_vocabulary,
+    mismatch_error,
+    overlap_report,
+    prefixed_fields,
+    read_s2idm_artifact,
+    write_s2idm_artifact,
+)
 
 VOCABULARY_POLICIES = ("align", "strict")
 
@@ -63,6 +72,23 @@ def _word_normalizers(fields):
     return {field: sememizer.normalize_token for field in fields}
 
 
+def sememe_table_for(config, dataset):
+    """The item-sememe table of ``config``'s SEMEME_FIELD (title fields through the words)."""
+    fields = config["SEMEME_FIELD"]
+    fields = [fields] if isinstance(fields, str) else list(fields)
+    word_fields = [f for f in config["SEMEME_WORD_FIELDS"] or [] if f in fields]
+    return ItemSememeTable.from_dataset(dataset, fields, _word_normalizers(word_fields))
+
+
+def sememe_args(config):
+    """How an item's sememes are weighted into a user's vector (InterestCache.raw)."""
+    return {
+        "w_min": config["sememe_w_min"],
+        "w_max": config["sememe_w_max"],
+        "normalize": config["sememe_normalize"],
+    }
+
+
 class SememeInterestMixin:
     """Mix in before a RecBole sequential backbone."""
 
@@ -81,32 +107,36 @@ class SememeInterestMixin:
                 "recbole_seedrec.data.dataset.create_dataset (the package's entry points do)."
             )
         self.histories = dataset.user_histories
-        fields = config["SEMEME_FIELD"]
-        fields = [fields] if isinstance(fields, str) else list(fields)
-        word_fields = [f for f in config["SEMEME_WORD_FIELDS"] or [] if f in fields]
-        self.sememe_table = ItemSememeTable.from_dataset(
-            dataset, fields, _word_normalizers(word_fields)
-        )
-        self.sememe_args = {
-            "w_min": config["sememe_w_min"],
-            "w_max": config["sememe_w_max"],
-            "normalize": config["sememe_normalize"],
-        }
+        self.sememe_table = sememe_table_for(config, dataset)
+        fields = self.sememe_table.fields
+        self.sememe_args = sememe_args(config)
         self.inference_steps = config["s2idm_inference_steps"]
         self.prompt_num = config["prompt_num"] if self.uses_prompts else 0
         q = self.sememe_table.q
+        # S2IDM's vocabulary: ours, unless a loaded artifact has another one (then the interest
+        # is read in the artifact's vocabulary, where S2IDM spreads it; see s2idm_artifact).
+        self.s2idm_tokens = list(self.sememe_table.vocabulary)
+        self.s2idm_fields = prefixed_fields(fields)
+        self.s2idm_transfer = None  # the overlap report of a loaded S2IDM of another vocabulary
+        artifact, mapping = None, None
+        if self.uses_s2idm and config["s2idm_path"]:
+            artifact = read_s2idm_artifact(config["s2idm_path"])
+            mapping = self._map_to_artifact(artifact, config["s2idm_path"], config)
+        self.interest_q = mapping.source_q if mapping is not None else q
         if self.uses_prompts:
-            self.prompt_encoder = InterestPromptEncoder(q, self.prompt_size(), self.prompt_num)
+            self.prompt_encoder = InterestPromptEncoder(
+                self.interest_q, self.prompt_size(), self.prompt_num
+            )
         self.s2idm = S2IDM(**s2idm_kwargs(config, q)) if self.uses_s2idm else None
-        # Which artifact sememe feeds which of ours; identity unless a loaded S2IDM differs.
+        # Which of our sememes feeds which S2IDM column: identity unless the vocabularies differ.
         self.register_buffer("s2idm_columns", torch.arange(q))
         self.register_buffer("own_columns", torch.arange(q))
         self.register_buffer("s2idm_ready", torch.tensor(not self.uses_s2idm))
         self.register_buffer("s2idm_epoch", torch.tensor(0))
         self._interest_cache = None
         self.s2idm_optimizer_state = None
-        if self.uses_s2idm and config["s2idm_path"]:
-            self.load_s2idm(config["s2idm_path"], config["s2idm_vocabulary"])
+        if artifact is not None:
+            self._load_s2idm(artifact, mapping)
 
     def prompt_size(self):
         return self.hidden_size
@@ -116,14 +146,11 @@ class SememeInterestMixin:
         return InterestCache.raw(self.histories, self.sememe_table, **self.sememe_args)
 
     def generalise(self, raw):
-        """S2IDM's reverse process on raw vectors [B, q] in our vocabulary."""
+        """S2IDM's reverse process on raw vectors [B, q] of ours: [B, q] in S2IDM's vocabulary
+        (ours unless a loaded S2IDM has another; OOV sememes of ours are dropped)."""
         x = raw.new_zeros(len(raw), self.s2idm.q)
-        x[:, self.s2idm_columns] = raw[:, self.own_columns]
-        out = raw.new_zeros(raw.shape)
-        out[:, self.own_columns] = self.s2idm.generalise(x, self.inference_steps)[
-            :, self.s2idm_columns
-        ]
-        return out
+        x.index_add_(1, self.s2idm_columns, raw[:, self.own_columns])
+        return self.s2idm.generalise(x, self.inference_steps)
 
     def build_interest_cache(self, raw_cache=None):
         """Compute every row's interest once (S2IDM's T passes happen here, never per batch)."""
@@ -136,7 +163,8 @@ class SememeInterestMixin:
         return raw_cache
 
     def interest(self, interaction):
-        """[B, q] interest of each row: from the items before its target, never the target."""
+        """[B, interest_q] interest of each row: from the items before its target, never the
+        target (interest_q: S2IDM's vocabulary, ours unless a loaded S2IDM has another)."""
         if self._interest_cache is None:
             self.build_interest_cache()
         users = interaction[self.USER_ID]
@@ -155,44 +183,38 @@ class SememeInterestMixin:
         self.s2idm.eval()
 
     # ----- the S2IDM artifact ----------------------------------------------------------------
-    def save_s2idm(self, path):
+    def save_s2idm(self, path, sources=()):
         """State dict + sememe vocabulary + hyper-parameters: loads with weights_only=True."""
-        artifact = {
-            "hyperparameters": self.s2idm.hyperparameters(),
-            "state_dict": self.s2idm.state_dict(),
-            "vocabulary": self.s2idm_vocabulary(),
-        }
-        partial = f"{path}.{os.getpid()}.partial"
-        torch.save(artifact, partial)
-        os.replace(partial, path)
+        write_s2idm_artifact(path, self.s2idm, self.s2idm_tokens, self.s2idm_fields, sources)
 
     def s2idm_vocabulary(self):
-        vocabulary = [None] * self.s2idm.q
-        for ours, theirs in zip(self.own_columns.tolist(), self.s2idm_columns.tolist()):
-            vocabulary[theirs] = self.sememe_table.vocabulary[ours]
-        return vocabulary
+        return list(self.s2idm_tokens)
 
-    def load_s2idm(self, path, policy="align"):
+    def _map_to_artifact(self, artifact, path, config):
+        """None when the artifact's vocabulary is ours, else how ours maps onto it (logged)."""
+        policy = config["s2idm_vocabulary"]
         if policy not in VOCABULARY_POLICIES:
             raise ConfigError(f"s2idm_vocabulary must be one of {VOCABULARY_POLICIES}.")
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"s2idm_path: no S2IDM artifact at '{path}'.")
-        artifact = torch.load(path, map_location="cpu", weights_only=True)
-        theirs = {token: i for i, token in enumerate(artifact["vocabulary"]) if token is not None}
-        ours = self.sememe_table.vocabulary
-        shared = [(i, theirs[token]) for i, token in enumerate(ours) if token in theirs]
-        if ours != artifact["vocabulary"] and (policy == "strict" or not shared):
-            raise ConfigError(
-                f"The S2IDM at '{path}' knows {len(theirs)} sememes; this data set has "
-                f"{len(ours)}, {len(shared)} of them shared. Use s2idm_vocabulary: align to "
-                "map shared sememes by token, or train S2IDM on this data set."
-            )
+        ours, theirs = self.sememe_table.vocabulary, artifact["vocabulary"]
+        if ours == theirs:
+            return None
+        mapping = map_vocabulary(
+            ours, theirs, prefixed_fields(self.sememe_table.fields), artifact["sememe_fields"]
+        )
+        if policy == "strict" or not mapping.target:
+            raise mismatch_error(path, ours, theirs, strict=policy == "strict")
+        self.s2idm_tokens, self.s2idm_fields = list(theirs), list(artifact["sememe_fields"])
+        self.s2idm_transfer = overlap_report(mapping, self.sememe_table, ours, theirs, path)
+        getLogger().info(describe_overlap(self.s2idm_transfer))
+        return mapping
+
+    def _load_s2idm(self, artifact, mapping):
         self.s2idm = S2IDM(**artifact["hyperparameters"]).to(self.s2idm_columns.device)
         self.s2idm.load_state_dict(artifact["state_dict"])
-        self.own_columns = torch.tensor([i for i, _ in shared], dtype=torch.long)
-        self.s2idm_columns = torch.tensor([j for _, j in shared], dtype=torch.long)
+        if mapping is not None:
+            self.own_columns = torch.tensor(mapping.target, dtype=torch.long)
+            self.s2idm_columns = torch.tensor(mapping.source, dtype=torch.long)
         self.freeze_s2idm()
-        self.s2idm_coverage = len(shared) / max(len(ours), 1)
 
     # ----- RecBole's extension point for extra checkpoint state ------------------------------
     def other_parameter(self):
@@ -256,4 +278,3 @@ class InterestFusion(nn.Module):
 
     def forward(self, seq_output, interest):
         return seq_output + self.fuse(torch.cat([seq_output, self.interest(interest)], dim=-1))
-
