@@ -128,8 +128,10 @@ def planned_runs(plan):
     return [(model, seed) for seed in plan.seeds for model in plan.models]
 
 
-def run_all(plan, failed, command):
-    """Run what has no record yet; rebuild the report after each run."""
+def run_all(plan, failed, command, write=None):
+    """Run what has no record yet; rebuild the report after each run (``write(failed)``;
+    default: the comparison's report)."""
+    write = write or (lambda failed: write_report(plan, command, failed, load_costs(plan)))
     todo = planned_runs(plan)
     start, durations = time.perf_counter(), {}
     for record in load_records(plan.layout.runs):
@@ -160,7 +162,7 @@ def run_all(plan, failed, command):
             f"{duration(time.perf_counter() - start)}, ~{left} left",
             flush=True,
         )
-        write_report(plan, command, failed, load_costs(plan))
+        write(failed)
 
 
 def finished_record(plan, result):

@@ -111,7 +111,7 @@ def markdown(report):
     lines += _targets_section(report)
     lines += _runs_section(report)
     lines += _costs_section(report)
-    lines += _configs_section(report)
+    lines += configs_section(report)
     return lines
 
 
@@ -340,20 +340,21 @@ def _costs_section(report):
     return lines + [""]
 
 
-def _configs_section(report):
+def configs_section(report, intro=None):
+    """The config files and overrides in one sentence (``intro(files, overrides)``), then the
+    settings every model shares and each model's own, as folded yaml blocks."""
     configs, inputs = report["configs"], report["inputs"]
     files = ", ".join(f"`{f['path']}`" for f in inputs["config_files"]) or "none"
     overrides = " ".join(f"`{o}`" for o in inputs["overrides"]) or "none"
-    lines = [
-        "## Configs",
-        "",
-        (
-            f"Config files, lowest precedence first: {files}. Then the protocol and profile settings, "
-            f"then the overrides: {overrides}. The final config of every run is in its record "
-            "(`runs/<model>-seed<k>.json`); below, as run, without machine paths and seed."
-        ),
-        "",
-    ]
+    intro = intro or (
+        lambda files, overrides: (
+            f"Config files, lowest precedence first: {files}. Then the "
+            f"protocol and profile settings, then the overrides: {overrides}. The final config of "
+            "every run is in its record (`runs/<model>-seed<k>.json`); below, as run, without "
+            "machine paths and seed."
+        )
+    )
+    lines = ["## Configs", "", intro(files, overrides), ""]
     if not configs["per_model"]:
         return lines
     lines += ["<details><summary>settings shared by every model</summary>", "", "```yaml"]

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import REPO
-from .cli import finished_record, planned_runs
+from .cli import planned_runs, run_all
 from .plan import (
     DEFAULT_DATA_PATH,
     Plan,
@@ -39,7 +39,6 @@ from .records import (
     write_json_atomic,
 )
 from .report import duration
-from .runner import RunFailed, launch
 from .transfer_report import write_transfer_report
 
 MODELS = ["SASRec", "SeeDRecSASRecS2IDMOnly", "SeeDRecSASRecIPEOnly", "SeeDRecSASRec"]
@@ -248,24 +247,10 @@ def _shown(path):
 
 def run_transfer(plan, source, command):
     """Every run without a record, then the report (rebuilt after each run)."""
-    failed, todo = [], planned_runs(plan)
-    for index, (model, seed) in enumerate(todo, start=1):
-        prefix = f"[{index}/{len(todo)}] {model} seed {seed}"
-        path = plan.layout.record(model, seed)
-        if path.exists():
-            print(f"{prefix}: already done", flush=True)
-            continue
-        work_dir = plan.layout.work_dir(model, seed)
-        print(f"{prefix} running (log: {work_dir / 'output.log'})", flush=True)
-        try:
-            result = launch(plan.spec(model, seed), work_dir, plan.keep_checkpoints)
-        except RunFailed as failure:
-            failed.append(f"{model} seed {seed} ({failure})")
-            print(f"{prefix} FAILED ({failure}); log: {failure.log_path}", flush=True)
-            continue
-        write_json_atomic(path, finished_record(plan, result))
-        print(f"{prefix} done in {duration(result['wall_s'])}", flush=True)
-        write_transfer_report(plan, source, command, failed)
+    failed = []
+    run_all(
+        plan, failed, command, lambda failed: write_transfer_report(plan, source, command, failed)
+    )
     return failed
 
 

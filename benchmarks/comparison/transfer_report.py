@@ -3,11 +3,9 @@
 
 from datetime import datetime, timezone
 
-import yaml
-
 from .protocols import PROTOCOL_TEXT, QUICK_TEXT
 from .records import load_records, write_json_atomic, write_text_atomic
-from .report import duration, mean_std, metric_label, shown_configs
+from .report import configs_section, duration, mean_std, metric_label, shown_configs
 from .results import aggregate
 
 METRICS = ["ndcg@5", "ndcg@10", "hit@5", "hit@10"]  # the paper's table 4
@@ -166,28 +164,11 @@ def _source(report):
 
 
 def _configs(report):
-    inputs, configs = report["inputs"], report["configs"]
-    files = ", ".join(f"`{f['path']}`" for f in inputs["config_files"]) or "none"
-    overrides = " ".join(f"`{o}`" for o in inputs["overrides"]) or "none"
-    lines = [
-        "## Configs",
-        "",
-        (
-            f"Target config files, lowest precedence first: {files}; then the protocol, profile "
-            f"and transfer settings; then the overrides: {overrides}. Every run's final config is "
-            "in the .json (`run_configs`) and in its record."
+    return configs_section(
+        report,
+        lambda files, overrides: (
+            f"Target config files, lowest precedence first: {files}; then "
+            f"the protocol, profile and transfer settings; then the overrides: {overrides}. Every "
+            "run's final config is in the .json (`run_configs`) and in its record."
         ),
-        "",
-        "<details><summary>settings shared by every model</summary>",
-        "",
-        "```yaml",
-        yaml.safe_dump(configs["shared"], sort_keys=True).rstrip(),
-        "```",
-        "",
-        "</details>",
-    ]
-    for model, own in configs["per_model"].items():
-        lines += ["", f"<details><summary>{model}'s own settings</summary>", "", "```yaml"]
-        lines += [yaml.safe_dump(own, sort_keys=True).rstrip() if own else "{}", "```", ""]
-        lines += ["</details>"]
-    return lines
+    )
