@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from recbole_seedrec.config import FEW_SHOT_OPTION, ConfigError, few_shot_threshold, sememe_fields
-from recbole_seedrec.data.sememes import ItemSememeTable
+from recbole_seedrec.data.sememes import ItemSememeTable, sememe_name
 
 
 @dataclass
@@ -49,16 +49,15 @@ def sememe_table(config, dataset):
     do). From the loaded item features when the model loaded the fields, else from the data
     set's .item file: loading an item file can add items that no interaction has, which would
     change a baseline's item table, so the option never changes what the model sees."""
-    from recbole_seedrec.model.layers.sememe_interest import _word_normalizers
+    from recbole_seedrec.model.layers.sememe_interest import _word_normalizers, sememe_table_for
 
     fields = sememe_fields(config.final_config_dict)
-    word_fields = [f for f in config["SEMEME_WORD_FIELDS"] or [] if f in fields]
-    normalizers = _word_normalizers(word_fields)
     loaded = dataset.item_feat is not None and all(f in dataset.item_feat for f in fields)
     try:
         if loaded:
-            return ItemSememeTable.from_dataset(dataset, fields, normalizers)
-        return _table_from_item_file(dataset, fields, normalizers)
+            return sememe_table_for(config, dataset)
+        word_fields = [f for f in config["SEMEME_WORD_FIELDS"] or [] if f in fields]
+        return _table_from_item_file(dataset, fields, _word_normalizers(word_fields))
     except ConfigError as error:
         raise ConfigError(f"{FEW_SHOT_OPTION}: {error}") from None
 
@@ -96,7 +95,7 @@ def _table_from_item_file(dataset, fields, normalizers):
             for token in filter(None, raw):
                 sememe = normalize(token) if normalize else token
                 if sememe:
-                    name = f"{field}:{sememe}" if len(fields) > 1 else str(sememe)
+                    name = sememe_name(field, sememe, fields)
                     sets[item].add(vocabulary.setdefault(name, len(vocabulary) + 1))
     index = torch.zeros(dataset.item_num, max(1, max(map(len, sets))), dtype=torch.long)
     for item, ids in enumerate(sets):

@@ -81,12 +81,18 @@ class ItemSememeTable:
             for raw_id, token in enumerate(raw_tokens[1:], start=1):  # 0 is [PAD]
                 sememe = normalize(token) if normalize else token
                 if sememe:
-                    name = f"{field}:{sememe}" if len(fields) > 1 else str(sememe)
+                    name = sememe_name(field, sememe, fields)
                     remap[raw_id] = vocabulary.setdefault(name, len(vocabulary) + 1)
             ids = item_feat[field]
             columns.append(remap[ids.unsqueeze(1) if ids.dim() == 1 else ids])
         index = _dedupe_rows(torch.cat(columns, dim=1))
         return cls(index, vocabulary, fields)
+
+
+def sememe_name(field, sememe, fields):
+    """A sememe's vocabulary name: ``field:sememe`` when several fields share the vocabulary,
+    so that a genre and a title word never merge; else the sememe itself."""
+    return f"{field}:{sememe}" if len(fields) > 1 else str(sememe)
 
 
 def _item_features(dataset, fields):
