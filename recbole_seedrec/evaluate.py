@@ -20,7 +20,7 @@ from recbole_seedrec.config import FEW_SHOT_OPTION, ConfigError
 from recbole_seedrec.data.few_shot import few_shot_users
 from recbole_seedrec.quick_start import USER_ERRORS, load_data_and_model
 from recbole_seedrec.registry import get_trainer
-from recbole_seedrec.trainer.subset_eval import evaluate_test
+from recbole_seedrec.trainer.subset_eval import evaluate_test, few_shot_fields
 
 UPDATABLE = (
     FEW_SHOT_OPTION,
@@ -32,10 +32,9 @@ UPDATABLE = (
 )
 
 
-def evaluate_checkpoint(model_file, config_updates=None):
-    """Reload ``model_file`` and evaluate it on its test split. Returns a dict: ``model``,
-    ``dataset``, ``seed``, ``model_file``, ``test_result`` and, with ``few_shot_max_sememes``,
-    ``test_result_few_shot``, ``few_shot_users``, ``test_users``, ``few_shot_max_sememes``."""
+def evaluate_checkpoint_report(model_file, config_updates=None):
+    """Reload ``model_file`` and evaluate it on its test split: ``(config, test result,
+    few-shot report or None)`` (the report of ``trainer.subset_eval.evaluate_test``)."""
     unknown = sorted(set(config_updates or {}) - set(UPDATABLE))
     if unknown:
         raise ConfigError(
@@ -52,21 +51,24 @@ def evaluate_checkpoint(model_file, config_updates=None):
     test_result, few = evaluate_test(
         trainer, test_data, few_shot, load_best_model=False, show_progress=config["show_progress"]
     )
+    return config, test_result, few
+
+
+def evaluate_checkpoint(model_file, config_updates=None):
+    """:func:`evaluate_checkpoint_report` as a dict: ``model``, ``dataset``, ``seed``,
+    ``model_file``, ``test_result`` and, with ``few_shot_max_sememes``,
+    ``test_result_few_shot``, ``few_shot_users``, ``test_users``, ``few_shot_max_sememes``."""
+    config, test_result, few = evaluate_checkpoint_report(model_file, config_updates)
     result = {
         "model": config["model"],
         "dataset": config["dataset"],
         "seed": config["seed"],
         "model_file": model_file,
         "test_result": dict(test_result),
+        **few_shot_fields(few),
     }
-    if few is not None:
-        subset = few["test_result"]
-        result.update(
-            test_result_few_shot=None if subset is None else dict(subset),
-            few_shot_users=few["users"],
-            test_users=few["test_users"],
-            few_shot_max_sememes=few["max_sememes"],
-        )
+    if result.get("test_result_few_shot") is not None:
+        result["test_result_few_shot"] = dict(result["test_result_few_shot"])
     return result
 
 

@@ -14,7 +14,7 @@ from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.few_shot import few_shot_users
 from recbole_seedrec.registry import UnknownModelError, get_model, get_trainer
-from recbole_seedrec.trainer.subset_eval import evaluate_test
+from recbole_seedrec.trainer.subset_eval import evaluate_test, few_shot_fields
 
 # Mistakes in what the user asked for: reported in one line, without a traceback.
 USER_ERRORS = (ConfigError, UnknownModelError, FileNotFoundError)
@@ -72,9 +72,8 @@ def run_recbole_seedrec(
         "test_result": test_result,
         "model_file": trainer.saved_model_file if saved else None,
     }
-    if few is not None:  # few_shot_max_sememes: the same test evaluation over few-shot users
-        result.update(test_result_few_shot=few["test_result"], few_shot_users=few["users"])
-        result.update(few_shot_max_sememes=few["max_sememes"], test_users=few["test_users"])
+    # few_shot_max_sememes: the same test evaluation over few-shot users
+    result.update(few_shot_fields(few))
     return result
 
 

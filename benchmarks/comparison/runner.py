@@ -206,25 +206,19 @@ def evaluate_saved(spec):
     """A finished run's checkpoint on test again, with few-shot users (``spec["checkpoint"]``)."""
     import torch
 
-    from recbole_seedrec.evaluate import evaluate_checkpoint
+    from recbole_seedrec.evaluate import evaluate_checkpoint_report
 
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
     threshold = spec["few_shot_max_sememes"]
     updates = {"few_shot_max_sememes": threshold, "data_path": spec["config_dict"]["data_path"]}
-    out = evaluate_checkpoint(spec["checkpoint"], updates)
-    if (out["model"], out["seed"]) != (spec["model"], spec["seed"]):
+    config, test, few = evaluate_checkpoint_report(spec["checkpoint"], updates)
+    if (config["model"], config["seed"]) != (spec["model"], spec["seed"]):
         raise RuntimeError(
-            f"{spec['checkpoint']} is a checkpoint of {out['model']} seed {out['seed']}, "
+            f"{spec['checkpoint']} is a checkpoint of {config['model']} seed {config['seed']}, "
             f"not of {spec['model']} seed {spec['seed']}"
         )
-    few = {
-        "max_sememes": threshold,
-        "users": out["few_shot_users"],
-        "test_users": out["test_users"],
-        "test_result": out["test_result_few_shot"],
-    }
-    entry = few_shot_entry(few, out["test_result"], "checkpoint", spec["checkpoint"])
+    entry = few_shot_entry(few, test, "checkpoint", spec["checkpoint"])
     return {"model": spec["model"], "seed": spec["seed"], "few_shot": {str(threshold): entry}}
 
 

@@ -99,3 +99,16 @@ def evaluate_test(trainer, test_data, few_shot=None, **evaluate_kwargs):
     label = f"few-shot test (<= {few_shot.max_sememes} sememes, {rows:,} users)"
     getLogger().info(set_color(label, "yellow") + f": {subset}")
     return result, report
+
+
+def few_shot_fields(report):
+    """A run result's few-shot keys (``run_recbole_seedrec``, ``recbole-seedrec evaluate``) from
+    :func:`evaluate_test`'s report; none without one."""
+    if report is None:
+        return {}
+    return {
+        "test_result_few_shot": report["test_result"],
+        "few_shot_users": report["users"],
+        "test_users": report["test_users"],
+        "few_shot_max_sememes": report["max_sememes"],
+    }
