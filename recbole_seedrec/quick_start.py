@@ -129,6 +129,16 @@ def add_model_arguments(parser):
     parser.add_argument("--config_files", nargs="+", help="yaml files, later ones win")
 
 
+def parse_with_overrides(parser, argv):
+    """``(args, overrides)``: every argument the parser does not know must be ``--key=value``
+    (a config override, as RecBole's command line takes them)."""
+    args, overrides = parser.parse_known_args(argv)
+    bad = [arg for arg in overrides if not (arg.startswith("--") and "=" in arg)]
+    if bad:
+        parser.error(f"unrecognised arguments {bad}: overrides take the form --key=value")
+    return args, overrides
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["tune"]:  # recbole-seedrec tune ...: the hyperparameter search
@@ -152,10 +162,7 @@ def main(argv=None):
         "recbole-seedrec evaluate --help, recbole-seedrec case-study --help.",
     )
     add_model_arguments(parser)
-    args, overrides = parser.parse_known_args(argv)
-    bad = [arg for arg in overrides if not (arg.startswith("--") and "=" in arg)]
-    if bad:
-        parser.error(f"unrecognised arguments {bad}: overrides take the form --key=value")
+    args, overrides = parse_with_overrides(parser, argv)
     try:
         config_files = _split_config_files(args.config_files)
         run_recbole_seedrec(args.model, args.dataset, config_files, cmd_args=overrides)

@@ -73,11 +73,10 @@ def build_parser(prog):
 
 def parse(argv, prog="recbole-seedrec s2idm"):
     """(parser, args, overrides); overrides must be --key=value."""
+    from recbole_seedrec.quick_start import parse_with_overrides
+
     parser = build_parser(prog)
-    args, overrides = parser.parse_known_args(argv)
-    bad = [arg for arg in overrides if not (arg.startswith("--") and "=" in arg)]
-    if bad:
-        parser.error(f"unrecognised arguments {bad}: overrides take the form --key=value")
+    args, overrides = parse_with_overrides(parser, argv)
     names = [group[0] for group in args.dataset]
     if len(set(names)) != len(names):
         parser.error(f"--dataset: {names} names a data set twice")

@@ -19,7 +19,12 @@ from ray import air, tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from recbole_seedrec.config import Config, ConfigError
-from recbole_seedrec.quick_start import USER_ERRORS, _split_config_files, add_model_arguments
+from recbole_seedrec.quick_start import (
+    USER_ERRORS,
+    _split_config_files,
+    add_model_arguments,
+    parse_with_overrides,
+)
 from recbole_seedrec.tune.sharing import trains_s2idm
 from recbole_seedrec.tune.space import (
     Parameter,
@@ -123,10 +128,7 @@ def main(argv=None, prog="run_hyper_seedrec.py"):
 def search_from_command_line(argv=None, prog="run_hyper_seedrec.py"):
     """Parse, check, run (or resume) and summarise; returns the summary's rows and best row."""
     parser = build_parser(prog)
-    args, overrides = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    bad = [arg for arg in overrides if not (arg.startswith("--") and "=" in arg)]
-    if bad:
-        parser.error(f"unrecognised arguments {bad}: overrides take the form --key=value")
+    args, overrides = parse_with_overrides(parser, sys.argv[1:] if argv is None else argv)
     try:
         record = load_record(args.resume) if args.resume else plan_search(args, overrides)
         rows, best = run_search(record, args)
