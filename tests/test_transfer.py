@@ -224,7 +224,7 @@ def transfer_args(root, out, artifact, *extra):
 
 
 def test_transfer_plan_runs_four_models_with_the_frozen_source(
-    source_artifact, synthetic, tmp_path
+    source_artifact, synthetic, target, tmp_path
 ):
     out, _ = source_artifact
     yaml_file = tmp_path / "tiny.yaml"
@@ -279,3 +279,31 @@ def test_transfer_command_refuses_what_it_sets_and_reports_the_source_to_train(
     args.source = f"{NAME}+{TARGET}-like"  # several sources: one S2IDM on their union
     command = transfer.source_command(args, extra, tmp_path / "x.pth")
     assert command[:4] == ["--dataset", NAME, "--dataset", f"{TARGET}-like"]
+
+
+def test_a_trained_source_is_reused_from_another_checkout_while_its_inputs_are_the_same(
+    synthetic, tmp_path
+):
+    """Yaml files count by content, not path (a worktree or a fresh clone reuses the artifact)."""
+    first, second = tmp_path / "a" / "tiny.yaml", tmp_path / "b" / "tiny.yaml"
+    for yaml_file in (first, second):
+        yaml_file.parent.mkdir()
+        yaml_file.write_text("s2idm_epochs: 3\n")
+    layout = transfer.Layout(tmp_path / "out", "transfer", "x")
+
+    def planned(yaml_file):
+        args, extra = transfer_args(
+            synthetic["root"], tmp_path / "out", None, "--source-config_files", str(yaml_file)
+        )
+        return transfer.plan_source(args, extra, layout)
+
+    source = planned(first)
+    assert source["sha256"] is None
+    artifact = Path(source["path"])
+    artifact.parent.mkdir(parents=True)
+    artifact.write_bytes(b"trained")
+    done = {**source, "sha256": transfer.file_digest(artifact)}
+    transfer.write_json_atomic(artifact.with_suffix(".json"), done)
+    assert planned(second)["sha256"] == done["sha256"]
+    second.write_text("s2idm_epochs: 4\n")
+    assert planned(second)["sha256"] is None

@@ -140,10 +140,24 @@ def plan_source(args, overrides, layout):
     sidecar = path.with_suffix(".json")
     if path.is_file() and sidecar.is_file():
         done = read_json(sidecar)
-        if done.get("inputs") == inputs and done.get("sha256") == file_digest(path):
+        same = _path_free(done.get("inputs", {})) == _path_free(inputs)
+        if same and done.get("sha256") == file_digest(path):
             return done
     shown = "recbole-seedrec s2idm " + shlex.join(command)
     return {"path": str(path), "given": False, "command": shown, "inputs": inputs, "sha256": None}
+
+
+def _path_free(inputs):
+    """The source command as compared for reuse: yaml files by content and no --out, so a
+    checkout elsewhere (a worktree, a fresh clone) reuses an artifact trained from the same
+    inputs, as the runs' fingerprint does."""
+    files, command, args = inputs.get("files", {}), [], iter(inputs.get("command", []))
+    for arg in args:
+        if arg == "--out":
+            next(args, None)
+        else:
+            command.append(f"sha256:{files[arg]}" if arg in files else arg)
+    return command
 
 
 def train_source(source, layout, name):
