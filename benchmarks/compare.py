@@ -14,6 +14,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the comparison package beside us
 
 from comparison.cli import main
+from comparison.runner import stop_on_sigterm
 
 if __name__ == "__main__":
+    stop_on_sigterm()
     sys.exit(main())

@@ -14,7 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the comparison package beside us
 
+from comparison.runner import stop_on_sigterm
 from comparison.transfer import main
 
 if __name__ == "__main__":
+    stop_on_sigterm()
     sys.exit(main())

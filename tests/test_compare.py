@@ -2,7 +2,13 @@
 
 import json
 import math
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -347,3 +353,33 @@ def test_a_finished_run_s_checkpoint_is_found_without_its_s2idm_artifact(tmp_pat
     assert find_checkpoint(record, tmp_path).name == "SeeDRecSASRec-Nov-24-2026_01-00-00-bbbb.pth"
     (tmp_path / "moved.pth").write_bytes(b"named")
     assert find_checkpoint(record, tmp_path) == tmp_path / "moved.pth"  # the record's own path
+
+
+def test_sigterm_stops_the_running_child_and_writes_the_report(tiny, tmp_path):
+    """``kill`` on the command is an interrupt: no orphaned run keeps the CPU busy."""
+    command = _command(tiny, tmp_path, "--models", "SASRec", "--seeds", "1")
+    command += ["--epochs=100000", "--stopping_step=100000"]  # runs until stopped
+    script = Path(cli.__file__).resolve().parents[1] / "compare.py"
+    parent = subprocess.Popen(
+        [sys.executable, str(script), *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    child = None
+    try:
+        for line in parent.stdout:
+            if "running" in line:
+                break
+        children_file = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+        deadline = time.monotonic() + 60
+        while not children_file.read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (child,) = map(int, children_file.read_text().split())
+        parent.send_signal(signal.SIGTERM)
+        _, errors = parent.communicate(timeout=60)
+    finally:
+        parent.kill()
+        if child is not None and Path(f"/proc/{child}").exists():
+            os.kill(child, signal.SIGKILL)  # only when the test fails: leave nothing running
+    assert parent.returncode == 130 and "interrupted; rerun to resume" in errors
+    assert not Path(f"/proc/{child}").exists()
+    assert (tmp_path / DATA / "full.md").is_file()

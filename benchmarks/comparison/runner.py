@@ -13,6 +13,7 @@ Child: ``python -m comparison.runner SPEC.json RESULT.json`` (``benchmarks/`` on
 import inspect
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -30,6 +31,16 @@ class RunFailed(RuntimeError):
     def __init__(self, message, wall_s, log_path):
         super().__init__(message)
         self.wall_s, self.log_path = wall_s, log_path
+
+
+def stop_on_sigterm():
+    """Make SIGTERM (``kill``, a job scheduler's stop) an interrupt, as Ctrl-C is: the running
+    child is terminated, the report is written and the command says how to resume."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def launch(spec, work_dir, keep_checkpoints=False):
