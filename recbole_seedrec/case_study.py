@@ -22,6 +22,7 @@ from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
 from recbole_seedrec.model.layers.interest import prefix_sememe_vectors
 from recbole_seedrec.quick_start import USER_ERRORS, load_data_and_model
+from recbole_seedrec.registry import get_model
 
 FORMATS = ("png", "svg")
 COLOURS = {"original": "#4C72B0", "kept": "#4C72B0", "new": "#DD8452"}
@@ -43,13 +44,17 @@ def _pyplot_free_figure():
     return Figure, FigureCanvasAgg
 
 
-def check_model(model, config):
-    if not getattr(model, "uses_s2idm", False) or getattr(model, "s2idm", None) is None:
+def check_model_class(config):
+    """Before the data loads: only a SeeDRec model with S2IDM has a distribution to draw."""
+    if not getattr(get_model(config["model"]), "uses_s2idm", False):
         raise CaseStudyError(
             f"{config['model']} has no S2IDM, so there is no generalised distribution to draw: "
             "give a checkpoint of a SeeDRec model with S2IDM (e.g. SeeDRecSASRec)."
         )
-    if not bool(model.s2idm_ready):
+
+
+def check_model(model, config):
+    if getattr(model, "s2idm", None) is None or not bool(model.s2idm_ready):
         raise CaseStudyError(f"The S2IDM of this {config['model']} checkpoint is not trained yet.")
 
 
@@ -166,7 +171,9 @@ def case_study(model_file, out_dir, users=None, sample=3, seed=0, top=15, config
     if top < 1:
         raise CaseStudyError(f"--top {top}: give 1 or more sememes per chart.")
     _pyplot_free_figure()  # fail before loading the data when matplotlib is missing
-    config, model, dataset, _, _, test_data = load_data_and_model(model_file, config_updates)
+    config, model, dataset, _, _, test_data = load_data_and_model(
+        model_file, config_updates, check=check_model_class
+    )
     check_model(model, config)
     targets = target_positions(dataset, test_data)
     chosen = choose_users(dataset, targets, users, sample, seed)

@@ -83,13 +83,14 @@ def _device_available_here(config):
     return torch.device("cuda") if use_gpu else torch.device("cpu")
 
 
-def load_data_and_model(model_file, config_updates=None):
+def load_data_and_model(model_file, config_updates=None, check=None):
     """Reload a checkpoint of any model, with its data set and split dataloaders.
 
     Returns ``(config, model, dataset, train_data, valid_data, test_data)`` as RecBole's
     function of the same name does. ``config_updates`` (e.g. ``few_shot_max_sememes``,
-    ``data_path``) change the checkpoint's config before the data is loaded. A checkpoint is a
-    pickle: load only files you trust.
+    ``data_path``) change the checkpoint's config before the data is loaded; ``check(config)``
+    may refuse the checkpoint before that (loading a large data set takes minutes). A
+    checkpoint is a pickle: load only files you trust.
     """
     if not os.path.isfile(model_file):
         raise FileNotFoundError(
@@ -104,6 +105,8 @@ def load_data_and_model(model_file, config_updates=None):
             value = os.path.join(value, config["dataset"])
         config[key] = value
     check_few_shot(config.final_config_dict)
+    if check is not None:
+        check(config)
     dataset, train_data, valid_data, test_data = prepare_data(config)
     init_seed(config["seed"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])

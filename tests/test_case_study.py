@@ -5,6 +5,7 @@ import sys
 import pytest
 import torch
 
+from recbole_seedrec import quick_start
 from recbole_seedrec.case_study import case_study, distributions, sememe_names
 from recbole_seedrec.quick_start import load_data_and_model, main, run_recbole_seedrec
 from tests.seedrec_data import SYNTHETIC, time_weighted_vector
@@ -71,7 +72,9 @@ def test_clear_errors(checkpoints, tmp_path, capsys, monkeypatch):
         assert stop.value.code == 2 and "Traceback" not in err
         return err
 
-    err = fails("--model-file", checkpoints["SeeDRecSASRecIPEOnly"])
+    with monkeypatch.context() as before_the_data:
+        before_the_data.setattr(quick_start, "prepare_data", None)  # refused without loading
+        err = fails("--model-file", checkpoints["SeeDRecSASRecIPEOnly"])
     assert "SeeDRecSASRecIPEOnly has no S2IDM" in err
     err = fails("--model-file", checkpoints["SeeDRecSASRec"], "--users", "u5,nobody")
     assert "--users: unknown user(s) nobody (test users are e.g. " in err
