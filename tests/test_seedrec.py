@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from recbole.model.sequential_recommender.gru4rec import GRU4Rec
 from recbole.model.sequential_recommender.sasrec import SASRec
 
+from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
 from recbole_seedrec.data.sememes import ItemSememeTable
 from tests.seedrec_data import (
@@ -232,6 +233,29 @@ def test_prompts_go_first_and_the_read_out_moves_by_k(
             moved = prompts.clone()
             moved[:, j] += torch.linspace(-1.0, 1.0, moved.size(-1))
             assert ((model.forward(PROBE_SEQ, PROBE_LEN, moved) - got).abs().amax(1) > 1e-6).all()
+
+
+@pytest.mark.parametrize("model_name", ["SeeDRecSASRec", "SeeDRecCL4SRec"])
+def test_prompts_after_the_items_are_the_backbone_on_items_then_prompts(
+    synthetic, data, model_name
+):
+    """prompt_placement after_items: the backbone's output on [items; prompt items], read out at
+    the last prompt, whatever the row's padding; the items never see the prompts."""
+    _, model = ready_model(synthetic, data, model_name, prompt_placement="after_items")
+    k = 2
+    prefix = PREFIX[:k].expand(len(PROBE_SEQ), k)
+    appended = torch.zeros(len(PROBE_SEQ), PROBE_SEQ.size(1) + k, dtype=PROBE_SEQ.dtype)
+    for row, length in enumerate(PROBE_LEN.tolist()):
+        appended[row, : length + k] = torch.cat([PROBE_SEQ[row, :length], prefix[row]])
+    with torch.no_grad():
+        prompts = model.item_embedding(prefix)
+        got = model.forward(PROBE_SEQ, PROBE_LEN, prompts)
+        expected = SASRec.forward(model, appended, PROBE_LEN + k)
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+        padded = PROBE_SEQ.masked_fill(PROBE_SEQ == 0, 5)
+        torch.testing.assert_close(model.forward(padded, PROBE_LEN, prompts), got)
+    with pytest.raises(ConfigError, match="prompt_placement: 'middle' is not one of"):
+        ready_model(synthetic, data, model_name, prompt_placement="middle")
 
 
 @pytest.mark.parametrize("model_name", VARIANTS)

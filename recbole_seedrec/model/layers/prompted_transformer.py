@@ -3,6 +3,10 @@
 import torch
 from torch import nn
 
+from recbole_seedrec.config import ConfigError
+
+PROMPT_PLACEMENTS = ("before_items", "after_items")
+
 
 def attend_from_rows(layer, hidden, rows, attention_mask):
     """One RecBole ``TransformerLayer`` for the query at ``rows`` only (keys: every position).
@@ -37,27 +41,29 @@ class PromptedTransformerMixin:
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
         self.read_out_only_last_layer = config["read_out_only_last_layer"] is not False
+        self.prompt_placement = config["prompt_placement"] or "before_items"
+        if self.prompt_placement not in PROMPT_PLACEMENTS:
+            raise ConfigError(
+                f"prompt_placement: {self.prompt_placement!r} is not one of "
+                f"{', '.join(PROMPT_PLACEMENTS)} (before_items is the paper's)."
+            )
         if self.prompt_num:  # prompts get positions too: room for k more before the items
             size = self.position_embedding.num_embeddings + self.prompt_num
             self.position_embedding = nn.Embedding(size, self.hidden_size)
             self._init_weights(self.position_embedding)
 
     def forward(self, item_seq, item_seq_len, prompts=None):
-        """SASRec's encoder over [prompts; items] with RecBole's right padding.
+        """SASRec's encoder over the items and the k prompts, with RecBole's right padding.
 
-        Prompts take positions 0..k-1 and count as real keys in the causal mask, so every item
-        attends to them; the read-out moves from ``len - 1`` to ``k + len - 1``.
+        ``before_items`` (the paper): prompts take positions 0..k-1 and count as real keys in
+        the causal mask, so every item attends to them; the read-out moves from ``len - 1`` to
+        ``k + len - 1``. ``after_items``: prompts follow the last item, see the whole history,
+        and the read-out is the last prompt (the items never see the prompts).
         """
-        emb = self.item_embedding(item_seq)
-        keys = item_seq
-        k = 0 if prompts is None else prompts.size(1)
-        if k:
-            emb = torch.cat([prompts, emb], dim=1)
-            keys = torch.cat([item_seq.new_ones(item_seq.size(0), k), item_seq], dim=1)
+        emb, keys, read_out = self._with_prompts(item_seq, item_seq_len, prompts)
         positions = torch.arange(emb.size(1), device=item_seq.device)
         hidden = self.dropout(self.LayerNorm(emb + self.position_embedding(positions)))
         mask = self.get_attention_mask(keys)
-        read_out = item_seq_len - 1 + k
         if not self.read_out_only_last_layer:
             output = self.trm_encoder(hidden, mask, output_all_encoded_layers=True)[-1]
             return self.gather_indexes(output, read_out)
@@ -65,3 +71,20 @@ class PromptedTransformerMixin:
         for layer in first_layers:
             hidden = layer(hidden, mask)
         return attend_from_rows(last_layer, hidden, read_out, mask)
+
+    def _with_prompts(self, item_seq, item_seq_len, prompts):
+        """(embeddings, key ids for the mask, read-out position) of each row."""
+        emb = self.item_embedding(item_seq)
+        k = 0 if prompts is None else prompts.size(1)
+        if not k:
+            return emb, item_seq, item_seq_len - 1
+        real = item_seq.new_ones(item_seq.size(0), k)
+        if self.prompt_placement == "before_items":
+            keys = torch.cat([real, item_seq], dim=1)
+            return torch.cat([prompts, emb], dim=1), keys, item_seq_len - 1 + k
+        # after_items: the prompts go into each row's first k slots after its last item
+        emb = torch.cat([emb, emb.new_zeros(emb.size(0), k, emb.size(2))], dim=1)
+        keys = torch.cat([item_seq, item_seq.new_zeros(item_seq.size(0), k)], dim=1)
+        slots = item_seq_len.unsqueeze(1) + torch.arange(k, device=item_seq.device)
+        emb = emb.scatter(1, slots.unsqueeze(2).expand_as(prompts), prompts)
+        return emb, keys.scatter(1, slots, real), item_seq_len - 1 + k
