@@ -307,3 +307,26 @@ def test_a_trained_source_is_reused_from_another_checkout_while_its_inputs_are_t
     assert planned(second)["sha256"] == done["sha256"]
     second.write_text("s2idm_epochs: 4\n")
     assert planned(second)["sha256"] is None
+
+
+def test_runs_made_with_other_target_inputs_stop_the_command_before_the_source_trains(
+    synthetic, target, tmp_path, capsys
+):
+    yaml_file = tmp_path / "tiny.yaml"
+    yaml_file.write_text(json.dumps({k: v for k, v in SYNTHETIC.items() if k != "seed"}))
+    argv = ["--source", NAME, "--target", TARGET, "--data-path", str(synthetic["root"]),
+            "--out", str(tmp_path), "--sememe-field", "category_sememes", "--seeds", "1",
+            "--config_files", str(yaml_file), "--dry-run"]  # fmt: skip
+    assert transfer.main(argv) == 0
+    assert "source S2IDM" in capsys.readouterr().out  # to train: nothing on disk yet
+    runs = tmp_path / "transfer" / f"{NAME}-to-{TARGET}" / "runs"
+    runs.mkdir(parents=True)
+    other = {
+        "model": "SASRec",
+        "seed": 2020,
+        "fingerprint": "0",
+        "inputs": {"overrides": ["--epochs=4"]},
+    }
+    (runs / "SASRec-seed2020.json").write_text(json.dumps(other))
+    assert transfer.main(argv) == 2
+    assert "holds runs made with other inputs" in capsys.readouterr().err
