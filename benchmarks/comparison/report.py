@@ -92,16 +92,7 @@ def markdown(report):
         "early on validation NDCG@10; its best epoch is evaluated on test once. Seeds asked "
         f"for: {', '.join(map(str, report['seeds']))}."
     )
-    lines += [
-        protocol,
-        "",
-        "Regenerate (finished runs are kept, the rest run):",
-        "",
-        "```bash",
-        report["command"],
-        "```",
-        "",
-    ]
+    lines += [protocol, "", *regenerate_lines(report["command"])]
     lines += _results_section(report)
     lines += _tests_section(report)
     from .few_shot import markdown_section  # imports this module
@@ -338,6 +329,11 @@ def _costs_section(report):
         lines += ["", "<details><summary>epoch_time.py report</summary>", "", "```"]
         lines += [epoch["report"], "```", "", "</details>"]
     return lines + [""]
+
+
+def regenerate_lines(command):
+    """The command that made a report, as every report shows it."""
+    return ["Regenerate (finished runs are kept, the rest run):", "", "```bash", command, "```", ""]
 
 
 def configs_section(report, intro=None):

@@ -5,7 +5,14 @@ from datetime import datetime, timezone
 
 from .protocols import PROTOCOL_TEXT, QUICK_TEXT
 from .records import load_records, write_json_atomic, write_text_atomic
-from .report import configs_section, duration, mean_std, metric_label, shown_configs
+from .report import (
+    configs_section,
+    duration,
+    mean_std,
+    metric_label,
+    regenerate_lines,
+    shown_configs,
+)
 from .results import aggregate
 
 METRICS = ["ndcg@5", "ndcg@10", "hit@5", "hit@10"]  # the paper's table 4
@@ -79,12 +86,7 @@ def markdown(report):
             "NDCG@10 and is evaluated on test once."
         ),
         "",
-        "Regenerate (finished runs are kept, the rest run):",
-        "",
-        "```bash",
-        report["command"],
-        "```",
-        "",
+        *regenerate_lines(report["command"]),
     ]
     return lines + _overlap(report) + _results(report) + _source(report) + _configs(report)
 
