@@ -116,7 +116,8 @@ def config_files_for(data, user_files):
     return files + [Path(f).resolve() for f in _split_config_files(user_files) or []]
 
 
-def _shown_path(path):
+def shown_path(path):
+    """A config file as the inputs record it: relative to the repository when inside it."""
     try:
         return os.path.relpath(path, REPO) if Path(path).is_relative_to(REPO) else str(path)
     except ValueError:
@@ -141,7 +142,7 @@ def make_plan(args, overrides):
         "data": args.data,
         "protocol": args.protocol,
         "quick": args.quick,
-        "config_files": [{"path": _shown_path(f), "sha256": file_digest(f)} for f in files],
+        "config_files": [{"path": shown_path(f), "sha256": file_digest(f)} for f in files],
         "settings": plain(settings),
         "overrides": list(overrides),
     }

@@ -15,7 +15,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import REPO
 from .cli import planned_runs, run_all
 from .plan import (
     DEFAULT_DATA_PATH,
@@ -25,6 +24,7 @@ from .plan import (
     parse_seed_list,
     preflight,
     resolve_models,
+    shown_path,
 )
 from .protocols import PROTOCOLS, QUICK, run_settings, seeds_for
 from .records import (
@@ -220,7 +220,7 @@ def make_transfer_plan(args, overrides, layout, source):
         "target": args.target,
         "protocol": args.protocol,
         "quick": args.quick,
-        "config_files": [{"path": _shown(f), "sha256": file_digest(f)} for f in files],
+        "config_files": [{"path": shown_path(f), "sha256": file_digest(f)} for f in files],
         "settings": plain({k: v for k, v in settings.items() if k != "s2idm_path"}),
         "source_s2idm_sha256": source["sha256"],
         "overrides": list(overrides),
@@ -268,11 +268,6 @@ def settle_source(plan, source):
     check_same_inputs(
         load_records(plan.layout.runs), plan.fingerprint, plan.inputs, plan.layout.runs
     )
-
-
-def _shown(path):
-    path = Path(path)
-    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def run_transfer(plan, source, command):
