@@ -13,7 +13,11 @@ from recbole_seedrec.registry import get_model
 from tests.seedrec_data import NAME, VARIANTS, build_model, make_config
 
 BATCH = 8
-EXACT_MODELS = ("SASRec", "GRU4Rec", "CL4SRec", *VARIANTS)
+EXACT_MODELS = ("SASRec", "GRU4Rec", "CL4SRec", *VARIANTS, "DiffuRec", "DiffuRecSys", "DiffSASRec")
+# DiffuRec's history injection draws its noise in the batch's shape; without it (lambda 0) the
+# seeded inference repeats exactly, so any difference would be the padding's.
+NO_INJECTION = {"lambda_uncertainty": 0}
+EXACT_MODEL_OPTIONS = {"DiffuRec": NO_INJECTION, "DiffuRecSys": NO_INJECTION}
 
 
 def grouped(config, data, shuffle=True):
@@ -62,7 +66,10 @@ def test_batch_order_is_seeded_and_changes_every_epoch(config, data):
 @pytest.mark.parametrize("model_name", EXACT_MODELS)
 def test_each_row_scores_the_same_trimmed_or_padded(synthetic, data, model_name):
     """What the issue asks: trimming changes no row's output (eval mode, no dropout)."""
-    model_config = make_config(model_name, synthetic["root"], NAME, train_batch_size=BATCH)
+    options = EXACT_MODEL_OPTIONS.get(model_name, {})
+    model_config = make_config(
+        model_name, synthetic["root"], NAME, train_batch_size=BATCH, **options
+    )
     model = build_model(model_config, data)
     if getattr(model, "s2idm", None) is not None:
         model.freeze_s2idm()  # an untrained S2IDM counts as trained: a fixed function
@@ -83,6 +90,34 @@ def test_each_row_scores_the_same_trimmed_or_padded(synthetic, data, model_name)
                 rtol=1e-5, atol=1e-5,
             )  # fmt: skip
     assert trimmed_any
+
+
+@pytest.mark.parametrize("model_name", ["SASRec", "DiffSASRec"])
+def test_full_ranking_scores_rows_by_length_with_recbole_metrics(
+    synthetic, data, model_name, monkeypatch
+):
+    """Full-ranking evaluation groups rows by length and trims them: RecBole's metrics."""
+    from recbole.trainer import Trainer
+
+    from recbole_seedrec.registry import get_trainer
+
+    model_config = make_config(model_name, synthetic["root"], NAME)
+    model = build_model(model_config, data)
+    expected = Trainer(model_config, model).evaluate(data["test"], load_best_model=False)
+
+    widths = []
+    full_sort_predict = type(model).full_sort_predict
+
+    def recording(self, interaction):
+        widths.append(interaction["item_id_list"].shape[1])
+        return full_sort_predict(self, interaction)
+
+    monkeypatch.setattr(type(model), "full_sort_predict", recording)
+    trainer = get_trainer(model_config["MODEL_TYPE"], model_name)(model_config, model)
+    trainer.length_group_rows = 4  # several groups from the small test split
+    assert trainer.evaluate(data["test"], load_best_model=False) == expected
+    assert min(widths) < model_config["MAX_ITEM_LIST_LENGTH"] == max(widths)
+    assert "full_sort_predict" not in vars(model)  # the shadow is gone after each batch
 
 
 def test_auto_groups_only_models_known_to_be_exact(synthetic, config):

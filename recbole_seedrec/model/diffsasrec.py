@@ -36,6 +36,9 @@ class DiffSASRec(SequentialRecommender):
     """Bidirectional Transformer trained by masked diffusion; optional next-item fine-tuning."""
 
     input_type = InputType.POINTWISE
+    # Padding keys are masked and positions count from the left, so the padding after a row
+    # changes nothing it computes: length-grouped, trimmed batches apply.
+    exact_under_trimming = True
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)

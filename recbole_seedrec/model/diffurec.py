@@ -55,6 +55,10 @@ class DiffuRec(SequentialRecommender):
 
     input_type = InputType.POINTWISE
     cross_attention = False  # DiffuRecSys: cross-attention from the noisy target in every block
+    # Causal self-attention and cross-attention mask padding keys and the read-out is at len - 1,
+    # so the padding after a row changes nothing it computes: length-grouped, trimmed batches
+    # apply. Only the injection noise is drawn in the trimmed shape (same distribution).
+    exact_under_trimming = True
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
@@ -158,7 +162,7 @@ class DiffuRec(SequentialRecommender):
         """The approximator's x0 estimate [B, H] from the noisy target ``x_t`` at steps ``t``."""
         target = x_t + self.time_embedding(t)
         hidden = history
-        if self.history_noise_injection:
+        if self.history_noise_injection and self.lambda_uncertainty > 0:
             spread = torch.randn(
                 history.shape, generator=generator, device=history.device, dtype=history.dtype
             )

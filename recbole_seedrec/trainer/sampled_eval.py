@@ -4,6 +4,9 @@ RecBole's ``Trainer._neg_sample_batch_eval`` hands ``model.predict`` every candi
 row, so a sequence model re-encodes the same history ``1 + N`` times. The candidates of one
 row share that row's features and differ only in the item id, so one ``full_sort_predict`` per
 row (or the optional ``predict_candidates`` hook) and a gather give the same scores.
+
+Full ranking (``mode: full``) stays RecBole's, except that for a model exact under trimming the
+rows of a batch are scored in groups of similar length, each cut to its longest row.
 """
 
 import numpy as np
@@ -88,6 +91,8 @@ class CandidateScoringMixin:
     RecBole's own path.
     """
 
+    length_group_rows = 256  # rows per length group when scoring all items
+
     def _neg_sample_batch_eval(self, batched_data):
         interaction, row_idx, positive_u, positive_i = batched_data
         if CANDIDATE_FIELD in interaction:
@@ -138,21 +143,36 @@ class CandidateScoringMixin:
         scores[flat_users, flat_items] = row_scores.flatten()[order]
         return interaction, scores, positive_u, positive_i
 
+    def _full_sort_batch_eval(self, batched_data):
+        """RecBole's full ranking, with the model's rows scored by :meth:`_predict_all_items`
+        (length groups, when exact): RecBole's masking of seen items is kept as it is."""
+        model = self.model
+        if not length_grouping_applies(self.config, type(model)):
+            return super()._full_sort_batch_eval(batched_data)
+        model.full_sort_predict = self._predict_all_items  # shadows the method for this batch
+        try:
+            return super()._full_sort_batch_eval(batched_data)
+        finally:
+            del model.full_sort_predict
+
     def _predict_all_items(self, rows):
         """``full_sort_predict`` as ``[rows, n_items]``. RecBole pads every evaluated row to
         ``MAX_ITEM_LIST_LENGTH``; for a model exact under trimming (the rule of training's
         length-grouped batches), rows of similar length run together, each group cut to its
         longest row: the same scores for less work."""
         rows = rows.to(self.device)
+        full_sort_predict = type(self.model).full_sort_predict  # never the shadow above
 
         def predict(group):
-            return self.model.full_sort_predict(group).view(len(group), -1)
+            return full_sort_predict(self.model, group).view(len(group), -1)
 
         length_field = self.config["ITEM_LIST_LENGTH_FIELD"]
         if length_field not in rows or not length_grouping_applies(self.config, type(self.model)):
             return predict(rows)
         list_fields = padded_list_fields(self.config, rows)
-        return predict_by_length(predict, rows, length_field, list_fields)
+        return predict_by_length(
+            predict, rows, length_field, list_fields, group_rows=self.length_group_rows
+        )
 
     def _collector_reads_only_ranks(self):
         """True when every metric needs only ranks (NDCG, Hit, MRR, GAUC, ...): then columns
