@@ -15,7 +15,7 @@ import pytest
 from benchmarks.comparison import cli, costs, paper, results
 from benchmarks.comparison.protocols import PROTOCOLS
 from benchmarks.comparison.report import markdown, shown_configs
-from benchmarks.comparison.runner import RunFailed
+from benchmarks.comparison.runner import RunBusy, RunFailed, claim
 from tests.conftest import REDUCED_SEQUENTIAL
 from tests.seedrec_data import write_atomic
 
@@ -383,3 +383,31 @@ def test_sigterm_stops_the_running_child_and_writes_the_report(tiny, tmp_path):
     assert parent.returncode == 130 and "interrupted; rerun to resume" in errors
     assert not Path(f"/proc/{child}").exists()
     assert (tmp_path / DATA / "full.md").is_file()
+
+
+def test_a_run_held_by_a_live_process_is_skipped_not_run_twice(tiny, tmp_path, capsys):
+    """Two comparisons on one --out: the second leaves the running (model, seed) alone."""
+    command = _command(tiny, tmp_path, "--models", "SASRec", "--seed-list", "5")
+    work_dir = tmp_path / DATA / "full" / "logs" / "SASRec-seed5"
+    work_dir.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (work_dir / "running.pid").write_text(str(holder.pid))
+        assert cli.main(command) == 0
+        assert "SASRec seed 5: skipped, running in process" in capsys.readouterr().out
+        assert not (work_dir / "output.log").exists()  # the other process's log is untouched
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_stale_claim_is_taken_over_and_released(tmp_path):
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    lock = tmp_path / "running.pid"
+    lock.write_text(ended.stdout.strip())
+    with claim(tmp_path):
+        assert lock.read_text() == str(os.getpid())
+        with pytest.raises(RunBusy, match=f"running in process {os.getpid()}"), claim(tmp_path):
+            pass
+    assert not lock.exists()

@@ -15,7 +15,7 @@ from .protocols import HEADLINE_METRICS, PROTOCOLS, trains_s2idm
 from .records import ComparisonError, load_records, read_json, write_json_atomic
 from .report import duration, shown_configs, write_reports
 from .results import aggregate
-from .runner import RunFailed, launch
+from .runner import RunBusy, RunFailed, launch
 
 USAGE_EXAMPLE = """\
 example:
@@ -146,6 +146,9 @@ def run_all(plan, failed, command, write=None):
         print(f"{prefix} running (log: {work_dir / 'output.log'})", flush=True)
         try:
             result = launch(plan.spec(model, seed), work_dir, plan.keep_checkpoints)
+        except RunBusy as busy:
+            print(f"{prefix}: skipped, {busy}; rerun this command after it ends", flush=True)
+            continue
         except RunFailed as failure:
             failed.append(f"{model} seed {seed} ({failure})")
             print(

@@ -10,6 +10,7 @@ and peak memory and writes the run's record.
 Child: ``python -m comparison.runner SPEC.json RESULT.json`` (``benchmarks/`` on PYTHONPATH).
 """
 
+import contextlib
 import inspect
 import os
 import shutil
@@ -33,6 +34,53 @@ class RunFailed(RuntimeError):
         self.wall_s, self.log_path = wall_s, log_path
 
 
+class RunBusy(RunFailed):
+    """Another process is running this (model, seed) in the same work folder."""
+
+    def __init__(self, pid, log_path):
+        super().__init__(f"running in process {pid}", 0.0, log_path)
+        self.pid = pid
+
+
+@contextlib.contextmanager
+def claim(work_dir):
+    """Hold ``work_dir`` for this process (``running.pid``): two comparisons given the same
+    ``--out`` must not run one (model, seed) at once, since they would share its log and
+    checkpoints. A claim left by a process that no longer runs is taken over."""
+    lock = Path(work_dir) / "running.pid"
+    while True:
+        try:
+            with open(lock, "x", encoding="utf-8") as handle:
+                handle.write(str(os.getpid()))
+            break
+        except FileExistsError:
+            holder = _pid_in(lock)
+            if holder is not None and _alive(holder):
+                raise RunBusy(holder, Path(work_dir) / "output.log") from None
+            lock.unlink(missing_ok=True)  # stale: its process ended without releasing it
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _pid_in(path):
+    try:
+        return int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def stop_on_sigterm():
     """Make SIGTERM (``kill``, a job scheduler's stop) an interrupt, as Ctrl-C is: the running
     child is terminated, the report is written and the command says how to resume."""
@@ -48,6 +96,11 @@ def launch(spec, work_dir, keep_checkpoints=False):
     child's wall time (start-up and data loading included) and peak resident memory."""
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
+    with claim(work_dir):
+        return _launch(spec, work_dir, keep_checkpoints)
+
+
+def _launch(spec, work_dir, keep_checkpoints):
     spec_path, result_path = work_dir / "spec.json", work_dir / "result.json"
     log_path = work_dir / "output.log"
     write_json_atomic(spec_path, spec)
