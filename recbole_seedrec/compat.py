@@ -1,4 +1,5 @@
-"""Runtime shims that RecBole 1.2.1 needs on torch >= 2.6 and numpy 1.26 (four defects).
+"""Runtime shims that RecBole 1.2.1 needs on torch >= 2.6 and numpy 1.26 (four defects), and two
+of its harmless FutureWarnings hidden.
 
 Each shim is idempotent and applied once when ``recbole_seedrec`` is imported.
 See ``../shared/notes/recbole-1.2.1.md`` for the defects they work around.
@@ -93,7 +94,29 @@ def turn_off_anomaly_detection():
     torch.autograd.set_detect_anomaly(False)
 
 
+def quiet_known_warnings():
+    """Two FutureWarnings that RecBole prints on every run, about its own code and harmless
+    here: ``Dataset._fill_nan``'s chained ``fillna(inplace=True)`` still fills under the pinned
+    pandas < 3, and ``torch.cuda.amp.GradScaler`` still works (RecBole's trainer calls it).
+    Only these messages, only from RecBole's modules, are hidden."""
+    import warnings
+
+    warnings.filterwarnings(
+        "ignore",
+        message="A value is trying to be set on a copy of a DataFrame or Series through chained",
+        category=FutureWarning,
+        module=r"recbole\.data\.dataset",
+    )
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`torch\.cuda\.amp\.GradScaler\(args\.\.\.\)` is deprecated",
+        category=FutureWarning,
+        module=r"recbole\.trainer",
+    )
+
+
 def apply_all():
+    quiet_known_warnings()
     turn_off_anomaly_detection()
     patch_numpy_aliases()
     patch_checkpoint_loading()

@@ -10,6 +10,7 @@ from recbole.data import create_dataset, data_preparation
 from recbole.evaluator.collector import Collector
 
 import recbole_seedrec  # noqa: F401  (applies the shims)
+from recbole_seedrec.compat import quiet_known_warnings
 from recbole_seedrec.config import Config
 from recbole_seedrec.quick_start import build_model_and_trainer
 from tests.conftest import REDUCED_SEQUENTIAL
@@ -71,3 +72,17 @@ def test_recbole_leaves_anomaly_detection_on_unless_shimmed():
     assert done.stdout.split() == ["True"]
     done = subprocess.run(run + [with_shim], capture_output=True, text=True, check=False)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_only_recbole_s_two_known_future_warnings_are_hidden():
+    import warnings
+
+    gradscaler = "`torch.cuda.amp.GradScaler(args...)` is deprecated. Please use ..."
+    chained = "A value is trying to be set on a copy of a DataFrame or Series through chained "
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()  # not pytest's filters (they ignore every FutureWarning)...
+        quiet_known_warnings()  # ...only the package's
+        warnings.warn_explicit(gradscaler, FutureWarning, "t.py", 1, "recbole.trainer.trainer")
+        warnings.warn_explicit(chained, FutureWarning, "d.py", 1, "recbole.data.dataset.dataset")
+        warnings.warn_explicit(gradscaler, FutureWarning, "m.py", 1, "my_project.train")
+    assert [(str(w.message), w.filename) for w in caught] == [(gradscaler, "m.py")]
