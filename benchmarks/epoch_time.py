@@ -5,7 +5,8 @@ Usage:
         [--max-batches N] [--hidden-size 64] [--max-len 20] [--threads N] [--pairs sasrec gru4rec]
         [--cache-sample-rows N] [--no-anomaly] [--batching auto|random]
 
-Per pair (SASRec vs SeeDRecSASRec, GRU4Rec vs SeeDRecGRU4Rec), both models are built on the
+Per pair (SASRec vs SeeDRecSASRec, GRU4Rec vs SeeDRecGRU4Rec; ``batching``, ``seedrec-batching``
+and ``diffurec-batching``: one model on RecBole's padded batches vs length-grouped ones), both models are built on the
 same interactions, split, backbone settings, ``train_batch_size`` and seed. SeeDRec's one-off
 stages run first and are timed apart: the raw prefix vectors, the S2IDM stage (a few epochs are
 enough for timing) and the interest cache (S2IDM's reverse process over every history row;
@@ -46,6 +47,7 @@ PAIRS = {
     "gru4rec": ("GRU4Rec", "SeeDRecGRU4Rec"),
     "batching": ("SASRec[random]", "SASRec[length_grouped]"),
     "seedrec-batching": ("SeeDRecSASRec[random]", "SeeDRecSASRec[length_grouped]"),
+    "diffurec-batching": ("DiffuRec[random]", "DiffuRec[length_grouped]"),
 }
 
 
