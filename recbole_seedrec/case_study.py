@@ -220,7 +220,12 @@ def main(argv=None, prog="recbole-seedrec case-study"):
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (0)")
     parser.add_argument("--top", type=int, default=15, help="sememes per chart (15)")
     parser.add_argument("--out-dir", required=True, help="folder for the figures")
-    parser.add_argument("--data-path", help="where the data set lives now, if it moved")
+    parser.add_argument(
+        "--data-path",
+        "--data_path",  # as `evaluate --data_path=` spells it
+        dest="data_path",
+        help="where the data set lives now, if it moved",
+    )
     args = parser.parse_args(argv)
     users = [u.strip() for u in args.users.split(",") if u.strip()] if args.users else None
     updates = {"data_path": args.data_path} if args.data_path else None

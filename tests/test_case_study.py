@@ -46,6 +46,15 @@ def test_draws_png_and_svg_for_sampled_and_named_users(checkpoints, tmp_path, ca
     ]
 
 
+def test_data_path_takes_both_spellings(checkpoints, synthetic, tmp_path, capsys):
+    for spelling in ("--data-path", "--data_path"):
+        out = tmp_path / spelling
+        code = main(["case-study", "--model-file", checkpoints["SeeDRecSASRec"], "--users", "u5",
+                     "--out-dir", str(out), f"{spelling}={synthetic['root']}"])  # fmt: skip
+        assert code == 0 and len(list(out.glob("*.png"))) == 1
+    capsys.readouterr()
+
+
 def test_distributions_use_only_the_items_before_the_test_item(checkpoints, synthetic):
     _, model, dataset, *_ = load_data_and_model(checkpoints["SeeDRecSASRec"])
     user = dataset.field2token_id["user_id"]["u8"]
