@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.comparison import cli, costs, paper, results
+from benchmarks.comparison.plan import make_plan
 from benchmarks.comparison.protocols import PROTOCOLS
+from benchmarks.comparison.records import ComparisonError
 from benchmarks.comparison.report import markdown, shown_configs
 from benchmarks.comparison.runner import RunBusy, RunFailed, claim
 from tests.conftest import REDUCED_SEQUENTIAL
@@ -128,6 +130,9 @@ def test_unknown_model_fails_in_one_line_before_any_run(tiny, tmp_path, capsys):
         (["--seed=3"], "--seed is set by the command; use --seeds or --seed-list"),
         (["--data-path", "/nonexistent"], "No atomic files for data set 'comparesyn'"),
         (["--seed-list", "1,x"], "--seed-list '1,x': give integers"),
+        (["--model-config", "SASRec"], "--model-config 'SASRec': give MODEL=FILE"),
+        (["--model-config", "GRU4Rec=x.yaml"], "GRU4Rec is not in --models (SASRec)"),
+        (["--model-config", "SASRec=/nonexistent.yaml"], "no file '/nonexistent.yaml'"),
     ],
 )
 def test_bad_options_fail_in_one_line(tiny, tmp_path, capsys, extra, message):
@@ -411,3 +416,35 @@ def test_a_stale_claim_is_taken_over_and_released(tmp_path):
         with pytest.raises(RunBusy, match=f"running in process {os.getpid()}"), claim(tmp_path):
             pass
     assert not lock.exists()
+
+
+def test_a_model_s_own_config_file_applies_to_its_runs_only(tiny, tmp_path, capsys):
+    """--model-config: one model's file comes after the shared ones; the other models' runs,
+    their inputs and their records are unchanged."""
+    own = tmp_path / "sasrec-own.yaml"
+    own.write_text("hidden_size: 24\ninner_size: 48\n")
+    command = _command(tiny, tmp_path / "out", "--models", "SASRec,GRU4Rec", "--seed-list", "5")
+    args, overrides = cli.build_parser().parse_known_args(command)
+    shared = make_plan(args, overrides)
+    args, overrides = cli.build_parser().parse_known_args(
+        [*command, "--model-config", f"SASRec={own}"]
+    )
+    plan = make_plan(args, overrides)
+    assert plan.spec("SASRec", 5)["config_files"][-1] == str(own.resolve())
+    assert plan.spec("GRU4Rec", 5)["config_files"] == shared.spec("GRU4Rec", 5)["config_files"]
+    assert plan.configs["SASRec"]["hidden_size"] == 24 != shared.configs["SASRec"]["hidden_size"]
+    assert plan.fingerprint_for("GRU4Rec") == shared.fingerprint == plan.fingerprint
+    assert plan.fingerprint_for("SASRec") != shared.fingerprint_for("SASRec")
+
+    # A folder with a GRU4Rec record takes the new SASRec runs; one with a SASRec record made
+    # without the file refuses them.
+    runs = tmp_path / "out" / DATA / "full" / "runs"
+    runs.mkdir(parents=True)
+    for model in ("GRU4Rec", "SASRec"):
+        record = {"model": model, "seed": 5, "fingerprint": shared.fingerprint_for(model),
+                  "inputs": shared.inputs_for(model)}  # fmt: skip
+        (runs / f"{model}-seed5.json").write_text(json.dumps(record))
+        if model == "GRU4Rec":
+            assert make_plan(args, overrides).fingerprint_for("GRU4Rec") == record["fingerprint"]
+    with pytest.raises(ComparisonError, match=r"other inputs \(model_config_files differ"):
+        make_plan(args, overrides)

@@ -66,6 +66,13 @@ def build_parser():
         help="(re)measure the slow costs: epoch-time ratio and sampled-evaluation speed-up",
     )
     parser.add_argument("--config_files", nargs="+", help="yaml files for every run")
+    parser.add_argument(
+        "--model-config",
+        nargs="+",
+        metavar="MODEL=FILE",
+        help="a yaml file for one model's runs only, after the others (e.g. a peer's published "
+        "hyper-parameters): DiffuRec=benchmarks/configs/diffurec-release.yaml",
+    )
     parser.add_argument("--out", default="results", help="output folder (default results/)")
     parser.add_argument("--threads", type=int, help="torch threads per run")
     parser.add_argument(
@@ -174,8 +181,8 @@ def finished_record(plan, result):
         "data": plan.data,
         "protocol": plan.protocol,
         "quick": plan.quick,
-        "fingerprint": plan.fingerprint,
-        "inputs": plan.inputs,
+        "fingerprint": plan.fingerprint_for(result["model"]),
+        "inputs": plan.inputs_for(result["model"]),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -285,6 +292,9 @@ def write_report(plan, command, failed, costs):
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "inputs": plan.inputs,
         "fingerprint": plan.fingerprint,
+        "model_config_files": {
+            model: plan.inputs_for(model)["model_config_files"] for model in plan.model_config_files
+        },
         "headline": headline,
         "aggregate": summary,
         "few_shot": few_shot.summarise(records, plan.models, backbones, headline),

@@ -50,6 +50,23 @@ class Plan:
     threads: int = None
     keep_checkpoints: bool = False
     few_shot: int = None  # --few-shot N: not an input of the runs' fingerprint
+    model_config_files: dict = field(default_factory=dict)  # --model-config: model -> [Path]
+
+    def files_for(self, model):
+        """Every run's config files, then the model's own (``--model-config``)."""
+        return [*self.config_files, *self.model_config_files.get(model, [])]
+
+    def inputs_for(self, model):
+        """The inputs of ``model``'s runs: a model's own files are its runs' inputs only, so
+        adding one leaves the other models' records valid."""
+        own = self.model_config_files.get(model)
+        if not own:
+            return self.inputs
+        return {**self.inputs, "model_config_files": [_file_input(f) for f in own]}
+
+    def fingerprint_for(self, model):
+        own = self.inputs_for(model)
+        return self.fingerprint if own is self.inputs else fingerprint(own)
 
     def run_config_dict(self, seed, work_dir):
         return {
@@ -65,7 +82,7 @@ class Plan:
             "model": model,
             "data": self.data,
             "seed": seed,
-            "config_files": [str(path) for path in self.config_files],
+            "config_files": [str(path) for path in self.files_for(model)],
             "config_dict": self.run_config_dict(seed, self.layout.work_dir(model, seed)),
             "overrides": list(self.overrides),
             "threads": self.threads,
@@ -116,6 +133,28 @@ def config_files_for(data, user_files):
     return files + [Path(f).resolve() for f in _split_config_files(user_files) or []]
 
 
+def parse_model_configs(pairs, models):
+    """``--model-config MODEL=FILE ...`` -> {model: [resolved paths]}, checked."""
+    chosen = {}
+    for pair in pairs or []:
+        model, sep, path = pair.partition("=")
+        model = MODEL_ALIASES.get(model.strip(), model.strip())
+        if not sep or not model or not path:
+            raise ComparisonError(f"--model-config '{pair}': give MODEL=FILE, e.g. DiffuRec=x.yaml")
+        if model not in models:
+            raise ComparisonError(
+                f"--model-config '{pair}': {model} is not in --models ({', '.join(models)})"
+            )
+        if not Path(path).is_file():
+            raise ComparisonError(f"--model-config '{pair}': no file '{path}'")
+        chosen.setdefault(model, []).append(Path(path).resolve())
+    return chosen
+
+
+def _file_input(path):
+    return {"path": shown_path(path), "sha256": file_digest(path)}
+
+
 def shown_path(path):
     """A config file as the inputs record it: relative to the repository when inside it."""
     try:
@@ -142,7 +181,7 @@ def make_plan(args, overrides):
         "data": args.data,
         "protocol": args.protocol,
         "quick": args.quick,
-        "config_files": [{"path": shown_path(f), "sha256": file_digest(f)} for f in files],
+        "config_files": [_file_input(f) for f in files],
         "settings": plain(settings),
         "overrides": list(overrides),
     }
@@ -162,9 +201,17 @@ def make_plan(args, overrides):
         threads=args.threads,
         keep_checkpoints=args.keep_checkpoints,
         few_shot=args.few_shot,
+        model_config_files=parse_model_configs(args.model_config, models),
     )
     plan.configs = preflight(plan)
-    check_same_inputs(load_records(plan.layout.runs), plan.fingerprint, inputs, plan.layout.runs)
+    records = load_records(plan.layout.runs)
+    for model in dict.fromkeys(record.get("model") for record in records):
+        check_same_inputs(
+            [record for record in records if record.get("model") == model],
+            plan.fingerprint_for(model),
+            plan.inputs_for(model),
+            plan.layout.runs,
+        )
     return plan
 
 
@@ -176,7 +223,7 @@ def preflight(plan):
     configs = {}
     for model in plan.models:
         config_dict = plan.run_config_dict(plan.seeds[0], plan.layout.work_dir(model, 0))
-        files = [str(f) for f in plan.config_files] or None
+        files = [str(f) for f in plan.files_for(model)] or None
         try:
             config = Config(model, plan.data, files, config_dict, cmd_args=plan.overrides)
             if plan.few_shot is not None:  # its sememe field must be there for every model

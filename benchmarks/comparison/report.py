@@ -351,6 +351,13 @@ def configs_section(report, intro=None):
         )
     )
     lines = ["## Configs", "", intro(files, overrides), ""]
+    own_files = report.get("model_config_files") or {}
+    if own_files:
+        listed = "; ".join(
+            f"{model}: " + ", ".join(f"`{f['path']}`" for f in files)
+            for model, files in own_files.items()
+        )
+        lines += [f"One model's own config files, after the shared ones: {listed}.", ""]
     if not configs["per_model"]:
         return lines
     lines += ["<details><summary>settings shared by every model</summary>", "", "```yaml"]
