@@ -1,4 +1,4 @@
-"""Runtime shims that RecBole 1.2.1 needs on torch >= 2.6 and numpy 1.26 (four defects), and two
+"""Runtime shims that RecBole 1.2.1 needs on torch >= 2.6 and numpy 1.26 (five defects), and two
 of its harmless FutureWarnings hidden.
 
 Each shim is idempotent and applied once when ``recbole_seedrec`` is imported.
@@ -94,6 +94,37 @@ def turn_off_anomaly_detection():
     torch.autograd.set_detect_anomaly(False)
 
 
+# Modules of RecBole that import ``ensure_dir`` by name.
+_ENSURE_DIR_MODULES = (
+    "recbole.utils.utils",
+    "recbole.utils",
+    "recbole.utils.logger",
+    "recbole.trainer.trainer",
+    "recbole.data.utils",
+    "recbole.data.dataset.dataset",
+)
+
+
+def patch_ensure_dir():
+    """``ensure_dir`` checks, then creates: two runs started together in one folder both see no
+    ``./log`` and the second dies with ``FileExistsError`` deep in RecBole's logger. Creating
+    with ``exist_ok`` closes that race; everything else is as before."""
+    import importlib
+    import os
+
+    from recbole.utils import utils
+
+    original = getattr(utils.ensure_dir, "__wrapped__", utils.ensure_dir)
+
+    def ensure_dir(dir_path):
+        os.makedirs(dir_path, exist_ok=True)
+
+    ensure_dir.__wrapped__ = original
+    for name in _ENSURE_DIR_MODULES:
+        module = importlib.import_module(name)
+        module.ensure_dir = ensure_dir
+
+
 def quiet_known_warnings():
     """Two FutureWarnings that RecBole prints on every run, about its own code and harmless
     here: ``Dataset._fill_nan``'s chained ``fillna(inplace=True)`` still fills under the pinned
@@ -121,5 +152,4 @@ def apply_all():
     patch_numpy_aliases()
     patch_checkpoint_loading()
     patch_collector_cpu()
-
-
+    patch_ensure_dir()

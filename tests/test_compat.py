@@ -45,8 +45,16 @@ def test_numpy_aliases_set_on_import_not_only_on_config_build():
     without = probe.format(imports="import recbole.evaluator, recbole.trainer")
     with_shim = probe.format(imports="import recbole_seedrec")
     run = [sys.executable, "-W", "ignore", "-c"]
-    assert subprocess.run(run + [without], capture_output=True, text=True, check=False).stdout.strip() == "False"
-    assert subprocess.run(run + [with_shim], capture_output=True, text=True, check=False).stdout.strip() == "True"
+    assert (
+        subprocess.run(run + [without], capture_output=True, text=True, check=False).stdout.strip()
+        == "False"
+    )
+    assert (
+        subprocess.run(
+            run + [with_shim], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        == "True"
+    )
 
 
 def test_collector_keeps_int_entries(trainer):
@@ -65,7 +73,9 @@ def test_collector_keeps_int_entries(trainer):
 def test_recbole_leaves_anomaly_detection_on_unless_shimmed():
     probe = "import torch; {imports}; print(torch.is_anomaly_enabled())"
     without = probe.format(imports="import recbole.model.sequential_recommender")
-    with_shim = probe.format(imports="import recbole_seedrec; from recbole_seedrec import get_model")
+    with_shim = probe.format(
+        imports="import recbole_seedrec; from recbole_seedrec import get_model"
+    )
     with_shim += "; get_model('SINE'); print(torch.is_anomaly_enabled())"
     run = [sys.executable, "-W", "ignore", "-c"]
     done = subprocess.run(run + [without], capture_output=True, text=True, check=False)
@@ -86,3 +96,16 @@ def test_only_recbole_s_two_known_future_warnings_are_hidden():
         warnings.warn_explicit(chained, FutureWarning, "d.py", 1, "recbole.data.dataset.dataset")
         warnings.warn_explicit(gradscaler, FutureWarning, "m.py", 1, "my_project.train")
     assert [(str(w.message), w.filename) for w in caught] == [(gradscaler, "m.py")]
+
+
+def test_two_runs_creating_one_log_folder_at_once_both_go_on(tmp_path, monkeypatch):
+    """The race: both see no folder, both create it. RecBole's own ensure_dir fails the second."""
+    from recbole.utils import logger, utils
+
+    folder = tmp_path / "log"
+    folder.mkdir()  # made by the other run between this run's check and its makedirs
+    monkeypatch.setattr(utils.os.path, "exists", lambda path: False)
+    with pytest.raises(FileExistsError):
+        logger.ensure_dir.__wrapped__(str(folder))
+    logger.ensure_dir(str(folder))
+    assert folder.is_dir()
