@@ -1,4 +1,4 @@
-"""Runtime shims that RecBole 1.2.1 needs on torch >= 2.6 and numpy 1.26 (five defects), and two
+"""Runtime shims that RecBole 1.2.1 needs on torch >= 2.6 and numpy 1.26 (five defects), and three
 of its harmless FutureWarnings hidden.
 
 Each shim is idempotent and applied once when ``recbole_seedrec`` is imported.
@@ -125,25 +125,27 @@ def patch_ensure_dir():
         module.ensure_dir = ensure_dir
 
 
+# FutureWarnings that RecBole 1.2.1 prints about its own code, harmless under the pins:
+# (message start, module that issues it).
+_KNOWN_RECBOLE_WARNINGS = (
+    # Dataset._fill_nan: chained fillna(inplace=True) still fills under pandas < 3.
+    ("A value is trying to be set on a copy of a DataFrame or Series through chained", "data"),
+    # Dataset._remap: Series.agg(len) on token_seq fields keeps its behaviour under pandas < 3.
+    ("using <built-in function len> in Series.agg cannot aggregate", "data"),
+    # Trainer.__init__: the torch.cuda.amp.GradScaler alias still works.
+    (r"`torch\.cuda\.amp\.GradScaler\(args\.\.\.\)` is deprecated", "trainer"),
+)
+
+
 def quiet_known_warnings():
-    """Two FutureWarnings that RecBole prints on every run, about its own code and harmless
-    here: ``Dataset._fill_nan``'s chained ``fillna(inplace=True)`` still fills under the pinned
-    pandas < 3, and ``torch.cuda.amp.GradScaler`` still works (RecBole's trainer calls it).
-    Only these messages, only from RecBole's modules, are hidden."""
+    """Hide the FutureWarnings above, which every run printed: only these messages, only when
+    RecBole's own modules issue them."""
     import warnings
 
-    warnings.filterwarnings(
-        "ignore",
-        message="A value is trying to be set on a copy of a DataFrame or Series through chained",
-        category=FutureWarning,
-        module=r"recbole\.data\.dataset",
-    )
-    warnings.filterwarnings(
-        "ignore",
-        message=r"`torch\.cuda\.amp\.GradScaler\(args\.\.\.\)` is deprecated",
-        category=FutureWarning,
-        module=r"recbole\.trainer",
-    )
+    for message, package in _KNOWN_RECBOLE_WARNINGS:
+        warnings.filterwarnings(
+            "ignore", message=message, category=FutureWarning, module=rf"recbole\.{package}\."
+        )
 
 
 def apply_all():

@@ -84,7 +84,7 @@ def test_recbole_leaves_anomaly_detection_on_unless_shimmed():
     assert done.stdout.split() == ["False", "False"]
 
 
-def test_only_recbole_s_two_known_future_warnings_are_hidden():
+def test_only_recbole_s_known_future_warnings_are_hidden():
     import warnings
 
     gradscaler = "`torch.cuda.amp.GradScaler(args...)` is deprecated. Please use ..."
@@ -94,6 +94,8 @@ def test_only_recbole_s_two_known_future_warnings_are_hidden():
         quiet_known_warnings()  # ...only the package's
         warnings.warn_explicit(gradscaler, FutureWarning, "t.py", 1, "recbole.trainer.trainer")
         warnings.warn_explicit(chained, FutureWarning, "d.py", 1, "recbole.data.dataset.dataset")
+        agg = "using <built-in function len> in Series.agg cannot aggregate and has been ..."
+        warnings.warn_explicit(agg, FutureWarning, "d.py", 2, "recbole.data.dataset.dataset")
         warnings.warn_explicit(gradscaler, FutureWarning, "m.py", 1, "my_project.train")
     assert [(str(w.message), w.filename) for w in caught] == [(gradscaler, "m.py")]
 
