@@ -71,7 +71,7 @@ def build_parser():
         nargs="+",
         metavar="MODEL=FILE",
         help="a yaml file for one model's runs only, after the others (e.g. a peer's published "
-        "hyper-parameters): DiffuRec=benchmarks/configs/diffurec-release.yaml",
+        "hyper-parameters): DiffuRec=recbole_seedrec/properties/model/DiffuRec.yaml",
     )
     parser.add_argument("--out", default="results", help="output folder (default results/)")
     parser.add_argument("--threads", type=int, help="torch threads per run")
