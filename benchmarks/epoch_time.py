@@ -19,9 +19,9 @@ Training batches are those of the package's entry point: length-grouped and trim
 (``--batching random`` for RecBole's padded random batches).
 
 Importing RecBole's sequential models (``recbole/model/sequential_recommender/sine.py``) turns
-on ``torch.autograd.set_detect_anomaly(True)`` for the whole process, so every training run of
-this package pays for anomaly checks. The benchmark times that state by default (as runs are
-today) and prints it; ``--no-anomaly`` switches it off after the models are imported.
+on ``torch.autograd.set_detect_anomaly(True)`` for the whole process; this package's shims
+(``recbole_seedrec.compat``) switch it back off on import. The benchmark prints the state it
+timed; ``--no-anomaly`` switches it off again after building the models, in case one turned it on.
 """
 
 import argparse
