@@ -23,6 +23,7 @@ import time
 
 import torch
 from recbole.trainer import Trainer
+from sampled_eval_speed import _sync  # the sibling benchmark's (benchmarks/ is on sys.path)
 
 import recbole_seedrec  # noqa: F401  (runtime shims)
 from recbole_seedrec.config import Config
@@ -38,11 +39,6 @@ PROTOCOL = {
     },
     "train_batching": "auto",
 }
-
-
-def _sync():
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
 
 
 def scores_of(trainer, batches):

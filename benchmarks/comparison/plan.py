@@ -62,11 +62,10 @@ class Plan:
         own = self.model_config_files.get(model)
         if not own:
             return self.inputs
-        return {**self.inputs, "model_config_files": [_file_input(f) for f in own]}
+        return {**self.inputs, "model_config_files": [file_input(f) for f in own]}
 
     def fingerprint_for(self, model):
-        own = self.inputs_for(model)
-        return self.fingerprint if own is self.inputs else fingerprint(own)
+        return fingerprint(self.inputs_for(model))
 
     def run_config_dict(self, seed, work_dir):
         return {
@@ -151,7 +150,8 @@ def parse_model_configs(pairs, models):
     return chosen
 
 
-def _file_input(path):
+def file_input(path):
+    """A config file as the inputs record it: shown path and content digest."""
     return {"path": shown_path(path), "sha256": file_digest(path)}
 
 
@@ -181,7 +181,7 @@ def make_plan(args, overrides):
         "data": args.data,
         "protocol": args.protocol,
         "quick": args.quick,
-        "config_files": [_file_input(f) for f in files],
+        "config_files": [file_input(f) for f in files],
         "settings": plain(settings),
         "overrides": list(overrides),
     }

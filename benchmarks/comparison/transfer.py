@@ -21,10 +21,10 @@ from .plan import (
     Plan,
     check_overrides,
     config_files_for,
+    file_input,
     parse_seed_list,
     preflight,
     resolve_models,
-    shown_path,
 )
 from .protocols import PROTOCOLS, QUICK, run_settings, seeds_for
 from .records import (
@@ -220,7 +220,7 @@ def make_transfer_plan(args, overrides, layout, source):
         "target": args.target,
         "protocol": args.protocol,
         "quick": args.quick,
-        "config_files": [{"path": shown_path(f), "sha256": file_digest(f)} for f in files],
+        "config_files": [file_input(f) for f in files],
         "settings": plain({k: v for k, v in settings.items() if k != "s2idm_path"}),
         "source_s2idm_sha256": source["sha256"],
         "overrides": list(overrides),
