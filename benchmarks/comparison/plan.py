@@ -208,7 +208,6 @@ def make_plan(args, overrides):
     for model in dict.fromkeys(record.get("model") for record in records):
         check_same_inputs(
             [record for record in records if record.get("model") == model],
-            plan.fingerprint_for(model),
             plan.inputs_for(model),
             plan.layout.runs,
         )

@@ -100,12 +100,18 @@ def load_records(runs_dir):
     return [read_json(path, hint) for path in sorted(runs_dir.glob("*.json"))]
 
 
-def check_same_inputs(records, expected, inputs, runs_dir):
-    """Refuse to add runs to a folder whose records were made with other inputs."""
+def check_same_inputs(records, inputs, runs_dir, ignore=()):
+    """Refuse to add runs to a folder whose records were made with other inputs (the keys in
+    ``ignore`` left out of both sides)."""
+
+    def kept(values):
+        return {k: v for k, v in values.items() if k not in ignore}
+
+    expected = fingerprint(kept(inputs))
     for record in records:
-        if record.get("fingerprint") == expected:
+        theirs = kept(record.get("inputs", {}))
+        if fingerprint(theirs) == expected:
             continue
-        theirs = record.get("inputs", {})
         differing = sorted(k for k in set(theirs) | set(inputs) if theirs.get(k) != inputs.get(k))
         raise ComparisonError(
             f"{runs_dir} holds runs made with other inputs ({', '.join(differing) or 'unknown'}"

@@ -248,26 +248,19 @@ def make_transfer_plan(args, overrides, layout, source):
 def check_runs_before_the_source(plan):
     """Records made with other target inputs stop the command before the source S2IDM trains
     (the artifact's digest, unknown until then, is checked by ``settle_source``)."""
-
-    def without_source(inputs):
-        return {k: v for k, v in inputs.items() if k != "source_s2idm_sha256"}
-
-    mine = without_source(plan.inputs)
-    records = [
-        {**record, "fingerprint": fingerprint(without_source(record.get("inputs", {}))),
-         "inputs": without_source(record.get("inputs", {}))}
-        for record in load_records(plan.layout.runs)
-    ]  # fmt: skip
-    check_same_inputs(records, fingerprint(mine), mine, plan.layout.runs)
+    check_same_inputs(
+        load_records(plan.layout.runs),
+        plan.inputs,
+        plan.layout.runs,
+        ignore={"source_s2idm_sha256"},
+    )
 
 
 def settle_source(plan, source):
     """The trained artifact's digest joins the inputs: runs made with another one never mix."""
     plan.inputs["source_s2idm_sha256"] = source["sha256"]
     plan.fingerprint = fingerprint(plan.inputs)
-    check_same_inputs(
-        load_records(plan.layout.runs), plan.fingerprint, plan.inputs, plan.layout.runs
-    )
+    check_same_inputs(load_records(plan.layout.runs), plan.inputs, plan.layout.runs)
 
 
 def run_transfer(plan, source, command):
