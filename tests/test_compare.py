@@ -7,12 +7,13 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from benchmarks.comparison import cli, costs, paper, results
+from benchmarks.comparison import cli, costs, paper, results, schedule
 from benchmarks.comparison.plan import make_plan
 from benchmarks.comparison.protocols import PROTOCOLS
 from benchmarks.comparison.records import ComparisonError
@@ -133,6 +134,7 @@ def test_unknown_model_fails_in_one_line_before_any_run(tiny, tmp_path, capsys):
         (["--model-config", "SASRec"], "--model-config 'SASRec': give MODEL=FILE"),
         (["--model-config", "GRU4Rec=x.yaml"], "GRU4Rec is not in --models (SASRec)"),
         (["--model-config", "SASRec=/nonexistent.yaml"], "no file '/nonexistent.yaml'"),
+        (["--jobs", "0"], "--jobs 0: give 1 or more runs at once"),
     ],
 )
 def test_bad_options_fail_in_one_line(tiny, tmp_path, capsys, extra, message):
@@ -145,13 +147,45 @@ def test_a_failed_run_is_reported_and_the_others_go_on(tiny, tmp_path, capsys, m
     def failing_launch(spec, work_dir, keep_checkpoints=False):
         raise RunFailed("exit 1: RuntimeError: boom", 3.0, work_dir / "output.log")
 
-    monkeypatch.setattr(cli, "launch", failing_launch)
+    monkeypatch.setattr(schedule, "launch", failing_launch)
     assert cli.main(_command(tiny, tmp_path, "--models", "SASRec", "--seed-list", "5")) == 1
     printed = capsys.readouterr().out
     assert "[1/1] SASRec seed 5 FAILED after 3s (exit 1: RuntimeError: boom); log: " in printed
     text = (tmp_path / DATA / "full.md").read_text()
     assert "Failed runs (not in the tables): SASRec seed 5 (exit 1: RuntimeError: boom)." in text
     assert not (tmp_path / DATA / "full" / "runs").exists()
+
+
+def test_jobs_run_at_once_longest_first_and_share_the_cores(tiny, tmp_path, capsys, monkeypatch):
+    """--jobs 2: two real runs in flight together (a barrier that only two concurrent runs
+    can pass), the S2IDM model's run started first, each record written by the parent."""
+    together = threading.Barrier(2, timeout=60)
+    started, threads = [], set()
+    real_launch = schedule.launch
+
+    def launch_together(spec, work_dir, keep_checkpoints=False):
+        started.append(spec["model"])
+        threads.add(spec["threads"])
+        together.wait()  # BrokenBarrierError unless the other run is in flight too
+        return real_launch(spec, work_dir, keep_checkpoints)
+
+    monkeypatch.setattr(schedule, "launch", launch_together)
+    command = _command(tiny, tmp_path, "--models", "SASRec,SeeDRec", "--seeds", "1")
+    assert cli.main([*command, "--jobs", "2"]) == 0
+    assert started == ["SeeDRecSASRec", "SASRec"]
+    assert threads == {max(1, len(os.sched_getaffinity(0)) // 2)}
+    records = [json.loads(p.read_text()) for p in (tmp_path / DATA / "full" / "runs").iterdir()]
+    assert sorted(r["model"] for r in records) == ["SASRec", "SeeDRecSASRec"]
+    assert all(r["torch_threads"] == min(threads) and "ndcg@10" in r["test"] for r in records)
+    assert capsys.readouterr().out.count(" done in ") == 2
+
+
+def test_threads_per_run_shares_the_cores_unless_given():
+    cores = len(os.sched_getaffinity(0))
+    assert schedule.threads_per_run(None, 1) is None  # torch's own default, as before
+    assert schedule.threads_per_run(None, 2) == max(1, cores // 2)
+    assert schedule.threads_per_run(None, 4 * cores) == 1
+    assert schedule.threads_per_run(3, 2) == 3
 
 
 def test_runs_made_with_other_inputs_are_not_mixed(tiny, tmp_path, capsys):
@@ -360,34 +394,45 @@ def test_a_finished_run_s_checkpoint_is_found_without_its_s2idm_artifact(tmp_pat
     assert find_checkpoint(record, tmp_path) == tmp_path / "moved.pth"  # the record's own path
 
 
-def test_sigterm_stops_the_running_child_and_writes_the_report(tiny, tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_sigterm_stops_the_running_children_and_writes_the_report(tiny, tmp_path, jobs):
     """``kill`` on the command is an interrupt: no orphaned run keeps the CPU busy."""
-    command = _command(tiny, tmp_path, "--models", "SASRec", "--seeds", "1")
+    command = _command(tiny, tmp_path, "--models", "SASRec", "--seeds", str(jobs))
+    command += ["--jobs", str(jobs)]
     command += ["--epochs=100000", "--stopping_step=100000"]  # runs until stopped
     script = Path(cli.__file__).resolve().parents[1] / "compare.py"
     parent = subprocess.Popen(
         [sys.executable, str(script), *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    child = None
+    children = []
     try:
         for line in parent.stdout:
             if "running" in line:
                 break
-        children_file = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
         deadline = time.monotonic() + 60
-        while not children_file.read_text().split() and time.monotonic() < deadline:
+        while len(children) < jobs and time.monotonic() < deadline:
             time.sleep(0.1)
-        (child,) = map(int, children_file.read_text().split())
+            children = _children_of(parent.pid)  # started by the parent's worker threads
+        assert len(children) == jobs
         parent.send_signal(signal.SIGTERM)
         _, errors = parent.communicate(timeout=60)
     finally:
         parent.kill()
-        if child is not None and Path(f"/proc/{child}").exists():
-            os.kill(child, signal.SIGKILL)  # only when the test fails: leave nothing running
+        for child in children:
+            if Path(f"/proc/{child}").exists():
+                os.kill(child, signal.SIGKILL)  # only when the test fails: leave nothing running
     assert parent.returncode == 130 and "interrupted; rerun to resume" in errors
-    assert not Path(f"/proc/{child}").exists()
+    assert not [child for child in children if Path(f"/proc/{child}").exists()]
     assert (tmp_path / DATA / "full.md").is_file()
+
+
+def _children_of(pid):
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
 
 
 def test_a_run_held_by_a_live_process_is_skipped_not_run_twice(tiny, tmp_path, capsys):

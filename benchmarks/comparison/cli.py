@@ -4,7 +4,6 @@ import argparse
 import functools
 import shlex
 import sys
-import time
 from datetime import datetime, timezone
 
 from . import costs as cost_table
@@ -13,9 +12,9 @@ from .paper import no_published_figures, protocol_differences, published, target
 from .plan import DEFAULT_DATA_PATH, backbones_for, make_plan
 from .protocols import HEADLINE_METRICS, PROTOCOLS, trains_s2idm
 from .records import ComparisonError, load_records, read_json, write_json_atomic
-from .report import duration, shown_configs, write_reports
+from .report import shown_configs, write_reports
 from .results import aggregate
-from .runner import RunBusy, RunFailed, launch
+from .schedule import planned_runs, run_all
 
 USAGE_EXAMPLE = """\
 example:
@@ -74,6 +73,13 @@ def build_parser():
         "hyper-parameters): DiffuRec=recbole_seedrec/properties/model/DiffuRec.yaml",
     )
     parser.add_argument("--out", default="results", help="output folder (default results/)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs at once, each in its own process (default 1); with more than 1, each run "
+        "gets cores / jobs torch threads unless --threads says otherwise",
+    )
     parser.add_argument("--threads", type=int, help="torch threads per run")
     parser.add_argument(
         "--keep-checkpoints", action="store_true", help="keep each run's checkpoints"
@@ -116,7 +122,7 @@ def main(argv=None):
         return 0
     failed = []
     try:
-        run_all(plan, failed, command)
+        run_all(plan, failed, lambda failed: write_report(plan, command, failed, load_costs(plan)))
         if plan.few_shot is not None:
             few_shot.add_to_finished_runs(plan, failed)
         write_report(plan, command, failed, load_costs(plan))  # the runs' tables, whatever follows
@@ -128,79 +134,6 @@ def main(argv=None):
     write_report(plan, command, failed, costs)
     print(f"wrote {plan.layout.markdown} and {plan.layout.json}")
     return 1 if failed else 0
-
-
-def planned_runs(plan):
-    """Seed-major order: every model of a seed before the next seed, so pairs finish early."""
-    return [(model, seed) for seed in plan.seeds for model in plan.models]
-
-
-def run_all(plan, failed, command, write=None):
-    """Run what has no record yet; rebuild the report after each run (``write(failed)``;
-    default: the comparison's report)."""
-    write = write or (lambda failed: write_report(plan, command, failed, load_costs(plan)))
-    todo = planned_runs(plan)
-    start, durations = time.perf_counter(), {}
-    for record in load_records(plan.layout.runs):
-        durations.setdefault(record["model"], []).append(record["wall_s"])
-    for index, (model, seed) in enumerate(todo, start=1):
-        prefix = f"[{index}/{len(todo)}] {model} seed {seed}"
-        path = plan.layout.record(model, seed)
-        if path.exists():
-            print(f"{prefix}: already done ({path})", flush=True)
-            continue
-        work_dir = plan.layout.work_dir(model, seed)
-        print(f"{prefix} running (log: {work_dir / 'output.log'})", flush=True)
-        try:
-            result = launch(plan.spec(model, seed), work_dir, plan.keep_checkpoints)
-        except RunBusy as busy:
-            print(f"{prefix}: skipped, {busy}; rerun this command after it ends", flush=True)
-            continue
-        except RunFailed as failure:
-            failed.append(f"{model} seed {seed} ({failure})")
-            print(
-                f"{prefix} FAILED after {duration(failure.wall_s)} ({failure}); "
-                f"log: {failure.log_path}",
-                flush=True,
-            )
-            continue
-        write_json_atomic(path, finished_record(plan, result))
-        durations.setdefault(model, []).append(result["wall_s"])
-        left = estimate_left(todo[index:], durations, plan)
-        print(
-            f"{prefix} done in {duration(result['wall_s'])}; elapsed "
-            f"{duration(time.perf_counter() - start)}, ~{left} left",
-            flush=True,
-        )
-        write(failed)
-
-
-def finished_record(plan, result):
-    return {
-        **result,
-        "data": plan.data,
-        "protocol": plan.protocol,
-        "quick": plan.quick,
-        "fingerprint": plan.fingerprint_for(result["model"]),
-        "inputs": plan.inputs_for(result["model"]),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def estimate_left(remaining, durations, plan):
-    """Remaining runs times each model's mean duration so far (any model's when unknown)."""
-    remaining = [(m, s) for m, s in remaining if not plan.layout.record(m, s).exists()]
-    if not remaining:
-        return "0s"
-    known = [d for ds in durations.values() for d in ds]
-    if not known:
-        return "?"
-    overall = sum(known) / len(known)
-    total = 0.0
-    for model, _ in remaining:
-        own = durations.get(model)
-        total += sum(own) / len(own) if own else overall
-    return duration(total)
 
 
 # ----- costs ----------------------------------------------------------------------------------

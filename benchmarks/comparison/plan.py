@@ -28,6 +28,7 @@ from .records import (
     load_records,
     plain,
 )
+from .schedule import threads_per_run
 
 DEFAULT_DATA_PATH = REPO / "dataset"
 
@@ -48,6 +49,7 @@ class Plan:
     fingerprint: str
     configs: dict = field(default_factory=dict)  # model -> final config of its first seed
     threads: int = None
+    jobs: int = 1  # runs at once (--jobs)
     keep_checkpoints: bool = False
     few_shot: int = None  # --few-shot N: not an input of the runs' fingerprint
     model_config_files: dict = field(default_factory=dict)  # --model-config: model -> [Path]
@@ -163,11 +165,17 @@ def shown_path(path):
         return str(path)
 
 
+def check_run_counts(args):
+    if args.seeds is not None and args.seeds < 1:
+        raise ComparisonError(f"--seeds {args.seeds}: give 1 or more")
+    if args.jobs < 1:
+        raise ComparisonError(f"--jobs {args.jobs}: give 1 or more runs at once")
+
+
 def make_plan(args, overrides):
     """Check the command and build its plan; raises ComparisonError (or the package's own
     ConfigError / FileNotFoundError) with a one-line message."""
-    if args.seeds is not None and args.seeds < 1:
-        raise ComparisonError(f"--seeds {args.seeds}: give 1 or more")
+    check_run_counts(args)
     if args.few_shot is not None and args.few_shot < 0:
         raise ComparisonError(f"--few-shot {args.few_shot}: give a number of sememes, 0 or more")
     models = resolve_models(args.models)
@@ -198,7 +206,8 @@ def make_plan(args, overrides):
         layout=Layout(args.out, args.data, output_stem(args.protocol, args.quick)),
         inputs=inputs,
         fingerprint=fingerprint(inputs),
-        threads=args.threads,
+        threads=threads_per_run(args.threads, args.jobs),
+        jobs=args.jobs,
         keep_checkpoints=args.keep_checkpoints,
         few_shot=args.few_shot,
         model_config_files=parse_model_configs(args.model_config, models),

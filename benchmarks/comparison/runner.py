@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -91,6 +92,19 @@ def stop_on_sigterm():
     signal.signal(signal.SIGTERM, interrupt)
 
 
+_children = set()  # the run processes this process waits for (several under --jobs)
+_children_lock = threading.Lock()
+
+
+def stop_running_children():
+    """Terminate every run this process started and still waits for (its own thread then
+    sees the run fail and returns)."""
+    with _children_lock:
+        children = list(_children)
+    for child in children:
+        child.terminate()
+
+
 def launch(spec, work_dir, keep_checkpoints=False):
     """Run ``spec`` in a child process inside ``work_dir``; return its measurements, with the
     child's wall time (start-up and data loading included) and peak resident memory."""
@@ -114,12 +128,17 @@ def _launch(spec, work_dir, keep_checkpoints):
         child = subprocess.Popen(
             command, cwd=work_dir, stdout=log, stderr=subprocess.STDOUT, env=env
         )
+        with _children_lock:
+            _children.add(child)
         try:
             _, status, usage = os.wait4(child.pid, 0)
         except BaseException:  # Ctrl-C reaches the child too; do not leave it behind
             child.terminate()
             child.wait()
             raise
+        finally:
+            with _children_lock:
+                _children.discard(child)
     child.returncode = os.waitstatus_to_exitcode(status)
     wall_s = time.perf_counter() - start
     if child.returncode != 0 or not result_path.is_file():

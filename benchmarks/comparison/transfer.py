@@ -15,11 +15,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .cli import planned_runs, run_all
 from .plan import (
     DEFAULT_DATA_PATH,
     Plan,
     check_overrides,
+    check_run_counts,
     config_files_for,
     file_input,
     parse_seed_list,
@@ -39,6 +39,7 @@ from .records import (
     write_json_atomic,
 )
 from .report import duration
+from .schedule import planned_runs, run_all, threads_per_run
 from .transfer_report import write_transfer_report
 
 MODELS = ["SASRec", "SeeDRecSASRecS2IDMOnly", "SeeDRecSASRecIPEOnly", "SeeDRecSASRec"]
@@ -84,6 +85,7 @@ def build_parser():
         "--quick", action="store_true", help="the comparison's reduced profile; outputs -quick"
     )
     parser.add_argument("--out", default="results", help="output folder (default results/)")
+    parser.add_argument("--jobs", type=int, default=1, help="target runs at once (default 1)")
     parser.add_argument("--threads", type=int, help="torch threads per run")
     parser.add_argument("--keep-checkpoints", action="store_true")
     parser.add_argument("--dry-run", action="store_true", help="check, list the runs, run nothing")
@@ -196,8 +198,7 @@ def _yaml(arg):
 
 def check_args(args, overrides):
     """What can be checked before anything trains."""
-    if args.seeds is not None and args.seeds < 1:
-        raise ComparisonError(f"--seeds {args.seeds}: give 1 or more")
+    check_run_counts(args)
     if args.target in source_names(args):
         raise ComparisonError(f"--target {args.target} is a --source too: not a transfer")
     check_transfer_overrides(overrides)
@@ -238,7 +239,8 @@ def make_transfer_plan(args, overrides, layout, source):
         layout=layout,
         inputs=inputs,
         fingerprint=fingerprint(inputs),
-        threads=args.threads,
+        threads=threads_per_run(args.threads, args.jobs),
+        jobs=args.jobs,
         keep_checkpoints=args.keep_checkpoints,
     )
     plan.configs = preflight(plan)
@@ -266,9 +268,7 @@ def settle_source(plan, source):
 def run_transfer(plan, source, command):
     """Every run without a record, then the report (rebuilt after each run)."""
     failed = []
-    run_all(
-        plan, failed, command, lambda failed: write_transfer_report(plan, source, command, failed)
-    )
+    run_all(plan, failed, lambda failed: write_transfer_report(plan, source, command, failed))
     return failed
 
 
