@@ -158,7 +158,7 @@ def test_a_failed_run_is_reported_and_the_others_go_on(tiny, tmp_path, capsys, m
 
 def test_jobs_run_at_once_longest_first_and_share_the_cores(tiny, tmp_path, capsys, monkeypatch):
     """--jobs 2: two real runs in flight together (a barrier that only two concurrent runs
-    can pass), the S2IDM model's run started first, each record written by the parent."""
+    can pass), the seed's S2IDM run started first, each record written by the parent."""
     together = threading.Barrier(2, timeout=60)
     started, threads = [], set()
     real_launch = schedule.launch

@@ -21,17 +21,17 @@ def planned_runs(plan):
 
 
 def start_order(plan):
-    """One run at a time: seed-major. Several: the longest runs first (those that train an
-    S2IDM), so that the short ones fill the last gaps instead of one long run ending alone."""
-    runs = planned_runs(plan)
+    """Seed-major. With several jobs, each seed's longest runs (those that train an S2IDM)
+    start first, so that a short run fills the gap and pairs still finish seed by seed."""
     if plan.jobs == 1:
-        return runs
+        return planned_runs(plan)
     from recbole_seedrec.registry import get_model
 
     from .protocols import trains_s2idm
 
-    longer = {model for model in plan.models if trains_s2idm(get_model(model))}
-    return sorted(runs, key=lambda run: run[0] not in longer)  # stable: seed-major within
+    longer = [model for model in plan.models if trains_s2idm(get_model(model))]
+    models = longer + [model for model in plan.models if model not in longer]
+    return [(model, seed) for seed in plan.seeds for model in models]
 
 
 def threads_per_run(threads, jobs):
