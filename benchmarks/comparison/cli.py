@@ -56,7 +56,7 @@ def build_parser():
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="reduced profile: <= 8 epochs (patience 2), S2IDM <= 10 epochs, 2 seeds, shorter "
+        help="reduced profile: <= 5 epochs (patience 2), S2IDM <= 10 epochs, 2 seeds, shorter "
         "--costs; outputs named <protocol>-quick",
     )
     parser.add_argument(

@@ -3,7 +3,7 @@
 import yaml
 
 from .costs import GOALS, PAPER_PARAMETER_RATIO
-from .protocols import PROTOCOL_TEXT, QUICK_TEXT, SELECTION_METRIC
+from .protocols import PROTOCOL_TEXT, QUICK, SELECTION_METRIC, quick_text
 from .records import plain, write_json_atomic, write_text_atomic
 
 # Config keys that say where a run happened, not what it was: kept out of the shown configs.
@@ -86,7 +86,10 @@ def markdown(report):
     title = f"# {report['data']}: {report['protocol']} protocol"
     lines = [title + (" — QUICK profile" if quick else ""), ""]
     if quick:
-        lines += [f"> **Quick profile** ({QUICK_TEXT}): a smoke test, not the comparison.", ""]
+        lines += [
+            f"> **Quick profile** ({quick_text(QUICK)}): a smoke test, not the comparison.",
+            "",
+        ]
     protocol = (
         f"Protocol: {PROTOCOL_TEXT[report['protocol']]}. Every run selects its epoch and stops "
         "early on validation NDCG@10; its best epoch is evaluated on test once. Seeds asked "

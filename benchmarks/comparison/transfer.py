@@ -26,7 +26,7 @@ from .plan import (
     preflight,
     resolve_models,
 )
-from .protocols import PROTOCOLS, QUICK, run_settings, seeds_for
+from .protocols import PROTOCOLS, TRANSFER_QUICK, run_settings, seeds_for
 from .records import (
     ComparisonError,
     Layout,
@@ -82,7 +82,9 @@ def build_parser():
     parser.add_argument("--seeds", type=int, help="number of seeds from 2020 (default 5; quick 2)")
     parser.add_argument("--seed-list", help="explicit seeds, e.g. 1,2,3")
     parser.add_argument(
-        "--quick", action="store_true", help="the comparison's reduced profile; outputs -quick"
+        "--quick",
+        action="store_true",
+        help="the reduced profile: <= 8 epochs (patience 2), S2IDM <= 10 epochs; outputs -quick",
     )
     parser.add_argument("--out", default="results", help="output folder (default results/)")
     parser.add_argument("--jobs", type=int, default=1, help="target runs at once (default 1)")
@@ -118,7 +120,7 @@ def source_command(args, overrides, out_path):
     for name in source_names(args):  # each data set with its own yaml: sememe fields differ
         files = config_files_for(name, args.source_config_files)
         datasets += ["--dataset", name, *map(str, files)]
-    quick = [f"--{k}={QUICK[k]}" for k in ("s2idm_epochs", "s2idm_stopping_step")]
+    quick = [f"--{k}={TRANSFER_QUICK[k]}" for k in ("s2idm_epochs", "s2idm_stopping_step")]
     passed = [o for o in overrides if o[2:].startswith(SOURCE_PREFIXES)]
     return [
         *datasets, "--out", str(out_path),
@@ -212,7 +214,7 @@ def make_transfer_plan(args, overrides, layout, source):
     )
     files = config_files_for(args.target, args.config_files)
     settings = {
-        **run_settings(args.protocol, args.quick),
+        **run_settings(args.protocol, args.quick, TRANSFER_QUICK),
         "SEMEME_FIELD": args.sememe_field,
         "s2idm_path": source["path"],
     }

@@ -3,7 +3,7 @@
 
 from datetime import datetime, timezone
 
-from .protocols import PROTOCOL_TEXT, QUICK_TEXT
+from .protocols import PROTOCOL_TEXT, TRANSFER_QUICK, quick_text
 from .records import load_records, write_json_atomic, write_text_atomic
 from .report import (
     configs_section,
@@ -71,7 +71,10 @@ def markdown(report):
     title = f"# Cross-domain transfer: {report['source']} → {report['target']}"
     lines = [f"{title} ({report['protocol']} protocol)" + (" — QUICK profile" if report["quick"] else ""), ""]  # fmt: skip
     if report["quick"]:
-        lines += [f"> **Quick profile** ({QUICK_TEXT}): a reduced run, not the paper's table.", ""]
+        lines += [
+            f"> **Quick profile** ({quick_text(TRANSFER_QUICK, costs=False)}): a reduced run, not the paper's table.",
+            "",
+        ]
     if report["inputs"]["overrides"]:
         shown = " ".join(f"`{o}`" for o in report["inputs"]["overrides"])
         lines += [f"Overrides of every target run (after the profile): {shown}.", ""]
