@@ -111,7 +111,11 @@ def split_rows(data, split):
     """The whole split as one Interaction, with its users and target items as tokens."""
     dataset = data[split]._dataset
     feat = dataset.inter_feat
-    return feat, tokens(dataset, "user_id", feat["user_id"]), tokens(dataset, "item_id", feat["item_id"])
+    return (
+        feat,
+        tokens(dataset, "user_id", feat["user_id"]),
+        tokens(dataset, "item_id", feat["item_id"]),
+    )
 
 
 def tokens(dataset, field, ids):
@@ -176,4 +180,3 @@ VARIANTS = (
     "SeeDRecSASRecIPEOnly",
     "SeeDRecSASRecS2IDMOnly",
 )
-

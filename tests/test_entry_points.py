@@ -37,7 +37,9 @@ def test_cli_reports_user_errors_in_one_line(capsys):
 
 
 def test_console_script_is_installed():
-    done = subprocess.run(["recbole-seedrec", "--help"], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["recbole-seedrec", "--help"], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0 and "--config_files" in done.stdout
 
 
@@ -78,7 +80,9 @@ def script_run(tmp_path_factory):
         f"--metrics={METRICS}",
         "--valid_metric=NDCG@10",
     ]
-    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=900, check=False)
+    done = subprocess.run(
+        command, cwd=workdir, capture_output=True, text=True, timeout=900, check=False
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return workdir, done.stdout + done.stderr
 
@@ -107,7 +111,12 @@ def test_checkpoint_reloads_in_a_fresh_process_with_same_metrics(script_run):
         "print('RESULT', json.dumps(dict(result)))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=workdir, capture_output=True, text=True, timeout=600, check=False
+        [sys.executable, "-c", probe],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     reloaded = json.loads(done.stdout.split("RESULT", 1)[1])

@@ -78,7 +78,10 @@ def test_yaml_space_is_recbole_params_dict_form(tmp_path):
         ("lr uniform 0.5,0.1\n", r"hyper\.test:1: uniform needs low < high"),
         ("lr quniform 1,8\n", r"hyper\.test:1: quniform takes 3 numbers"),
         ("lr choice [1, 2\n", r"hyper\.test:1: choice values .* are not a Python list"),
-        ("lr choice [1]\nlr uniform 0,1\n", r"hyper\.test:2: 'lr' is already tuned at hyper\.test:1"),
+        (
+            "lr choice [1]\nlr uniform 0,1\n",
+            r"hyper\.test:2: 'lr' is already tuned at hyper\.test:1",
+        ),
         ("# nothing\n", r"hyper\.test: no parameter to tune"),
     ],
 )
