@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/epoch_time.py [--dataset ml-100k] [--data-path DIR] [--repeats 5]
         [--max-batches N] [--hidden-size 64] [--max-len 20] [--threads N] [--pairs sasrec gru4rec]
-        [--cache-sample-rows N] [--no-anomaly] [--batching auto|random]
+        [--cache-sample-rows N] [--no-anomaly] [--batching auto|random] [--profile N]
 
 Per pair (SASRec vs SeeDRecSASRec, GRU4Rec vs SeeDRecGRU4Rec; ``batching``, ``seedrec-batching``
 and ``diffurec-batching``: one model on RecBole's padded batches vs length-grouped ones), both models are built on the
@@ -16,7 +16,8 @@ that load on a shared machine hits both alike; ``--max-batches`` stops each repe
 many batches (the same batches for both: the loaders' shuffling is reseeded per repeat).
 ``loader`` is one bare pass over the same batches (RecBole's sampling and collation alone).
 Training batches are those of the package's entry point: length-grouped and trimmed by default
-(``--batching random`` for RecBole's padded random batches).
+(``--batching random`` for RecBole's padded random batches). ``--profile N`` then runs N more
+batches of each model under ``torch.profiler`` and prints the operators taking the most time.
 
 Importing RecBole's sequential models (``recbole/model/sequential_recommender/sine.py``) turns
 on ``torch.autograd.set_detect_anomaly(True)`` for the whole process; this package's shims
@@ -241,7 +242,24 @@ def bench_pair(pair, args, workdir):
                     )
 
     report(pair, names, built, one_off, runs, cpu, loader, n_batches, args)
+    for name in names if args.profile else ():
+        _, train_data, _, trainer = built[name]
+        profile_batches(name, trainer, train_data, args)
     return statistics.median(runs[seedrec]) / statistics.median(runs[backbone])
+
+
+def profile_batches(name, trainer, train_data, args):
+    """Where a batch's time goes; run after the timed repeats, as the profiler slows them."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as profiled:
+        *_, n_batches = time_epoch(trainer, train_data, 0, args.seed, args.profile)
+    ops = profiled.key_averages()
+    total = sum(op.self_cpu_time_total for op in ops) or 1
+    print(f"   profile of {name}, {n_batches} batches: share of self CPU time by operator")
+    for op in sorted(ops, key=lambda op: -op.self_cpu_time_total)[:12]:
+        share = op.self_cpu_time_total / total
+        print(f"     {share:6.1%} {op.self_cpu_time_total / 1e6:8.2f} s  {op.count:6}x  {op.key}")
 
 
 def report(pair, names, built, one_off, runs, cpu, loader, n_batches, args):
@@ -346,6 +364,13 @@ def main():
         "--no-anomaly", action="store_true", help="turn off the autograd anomaly mode RecBole sets"
     )
     parser.add_argument("--target", type=float, default=1.10, help="ratio to report against")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then profile N batches of each model: the operators taking the most CPU time",
+    )
     args = parser.parse_args()
     if args.data_path:
         args.data_path = os.path.abspath(args.data_path)

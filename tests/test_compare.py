@@ -312,6 +312,21 @@ def test_epoch_time_ratio_reuses_the_benchmark_with_two_sememe_fields(tiny):
     assert "ratio SeeDRecSASRec/SASRec" in measured["report"]
 
 
+def test_epoch_time_profile_names_where_a_batch_goes(tiny, monkeypatch, capsys):
+    epoch_time = costs._benchmark_module("epoch_time")
+    argv = ["epoch_time.py", "--dataset", DATA, "--data-path", str(tiny["root"])]
+    argv += ["--pairs", "batching", "--repeats", "1", "--warmup", "0", "--max-batches", "2"]
+    argv += ["--max-len", "10", "--batch-size", "64", "--hidden-size", "16", "--no-loader"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--profile", "2"])
+    epoch_time.main()
+    printed = capsys.readouterr().out
+    for label in ("SASRec[random]", "SASRec[length_grouped]"):
+        assert f"profile of {label}, 2 batches" in printed
+    shares = [float(line.split("%")[0]) for line in printed.splitlines() if " aten::" in line]
+    assert len(shares) >= 2 and all(0 < share <= 100 for share in shares)
+    assert any(" aten::mm" in line or " aten::addmm" in line for line in printed.splitlines())
+
+
 def test_sampled_eval_speedup_reuses_the_benchmark_and_agrees_with_recbole():
     measured = costs.sampled_eval_speedup(quick=True, mode="uni10")  # uni999 in the command
     assert measured["identical_metrics"] is True  # the same negatives, the same metrics

@@ -125,6 +125,7 @@ def epoch_time_ratio(pair, data, data_path, backbone_config, sememe_field, quick
         no_loader=True,
         no_anomaly=True,  # as in every run: recbole_seedrec.compat turns it off
         target=GOALS["epoch_ratio"],
+        profile=0,
     )
     printed = io.StringIO()
     start = time.perf_counter()
