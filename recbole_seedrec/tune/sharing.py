@@ -18,7 +18,12 @@ from recbole_seedrec.quick_start import build_model_and_trainer
 _S2IDM_PREFIXES = ("s2idm_", "sememe_", "SEMEME_")
 # s2idm_ options that do not change the trained S2IDM: where it is read from or written to,
 # how a loaded one is mapped, and how many reverse steps are run after training.
-_NOT_READ_BY_TRAINING = {"s2idm_path", "s2idm_save_path", "s2idm_vocabulary", "s2idm_inference_steps"}
+_NOT_READ_BY_TRAINING = {
+    "s2idm_path",
+    "s2idm_save_path",
+    "s2idm_vocabulary",
+    "s2idm_inference_steps",
+}
 # Which users, items and training rows there are, and the randomness of the stage.
 _DATA_OPTIONS = set(dataset_arguments) | {
     "dataset",

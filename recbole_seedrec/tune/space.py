@@ -195,7 +195,9 @@ def _checked_bounds(kind, values, where):
         raise SearchSpaceError(f"{where}: {kind} takes {count} numbers ({shape}), got {values}.")
     bounds = tuple(float(v) for v in values)
     if bounds[0] >= bounds[1]:
-        raise SearchSpaceError(f"{where}: {kind} needs low < high, got {bounds[0]:g},{bounds[1]:g}.")
+        raise SearchSpaceError(
+            f"{where}: {kind} needs low < high, got {bounds[0]:g},{bounds[1]:g}."
+        )
     if kind == "quniform" and bounds[2] <= 0:
         raise SearchSpaceError(f"{where}: quniform needs a step q > 0, got {bounds[2]:g}.")
     return bounds

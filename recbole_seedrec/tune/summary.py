@@ -134,7 +134,10 @@ def to_markdown(rows, record, best):
     lines = [f"# Search {record['name']}: {record['model']} on {record['dataset']}", ""]
     lines += [selection, "", trials, ""]
     if best is not None:
-        lines += [f"Best trial: {best['trial']}, valid {metric} = {best[key]}: `{BEST_CONFIG}`.", ""]
+        lines += [
+            f"Best trial: {best['trial']}, valid {metric} = {best[key]}: `{BEST_CONFIG}`.",
+            "",
+        ]
     lines.append("| " + " | ".join(shown) + " |")
     lines.append("|" + "---|" * len(shown))
     for row in ranked:
@@ -206,7 +209,5 @@ def write_summary(experiment_dir, results, record):
     write_atomic(os.path.join(experiment_dir, SUMMARY_CSV), to_csv(rows))
     write_atomic(os.path.join(experiment_dir, SUMMARY_MD), to_markdown(rows, record, best))
     if best is not None:
-        write_atomic(
-            os.path.join(experiment_dir, BEST_CONFIG), best_config(record, best, names)
-        )
+        write_atomic(os.path.join(experiment_dir, BEST_CONFIG), best_config(record, best, names))
     return rows, best
