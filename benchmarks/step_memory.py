@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the comparison package beside us
 
-from comparison.plan import DEFAULT_DATA_PATH, config_files_for, resolve_models
+from comparison.plan import DEFAULT_DATA_PATH, config_files_for, resolve_models, run_config_dict
 from comparison.protocols import PROTOCOLS, run_settings
 from comparison.records import ComparisonError
 
@@ -52,11 +52,11 @@ def reset_peak():
         refs.write("5")
 
 
-def largest_batch(train_data):
+def largest_batch(train_data, item_seq_field):
     """The training batch with the most token positions (rows x trimmed length)."""
     best, best_size = None, -1
     for batch in train_data:
-        size = batch[train_data._dataset.item_id_list_field].numel()
+        size = batch[item_seq_field].numel()
         if size > best_size:
             best, best_size = batch, size
     return best
@@ -65,6 +65,7 @@ def largest_batch(train_data):
 def measure(model_name, args, workdir):
     """One model's figures, in this process (the ``--child`` side)."""
     import torch
+    from epoch_time import prepare_seedrec  # SeeDRec's one-off stages, as its trainer runs them
 
     import recbole_seedrec  # noqa: F401  (runtime shims)
     from recbole_seedrec.config import Config
@@ -72,11 +73,9 @@ def measure(model_name, args, workdir):
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    settings = run_settings(args.protocol, quick=False)
     config_dict = {
-        **run_settings(args.protocol, quick=False),
-        "seed": args.seed,
-        "data_path": str(Path(args.data_path).resolve()),
-        "checkpoint_dir": str(Path(workdir) / "saved"),
+        **run_config_dict(settings, args.seed, Path(args.data_path).resolve(), workdir),
         "s2idm_epochs": 1,
         "s2idm_save_path": str(Path(workdir) / f"{model_name}-s2idm.pth"),
     }
@@ -85,10 +84,8 @@ def measure(model_name, args, workdir):
     _, train_data, _, _ = prepare_data(config, init_logging=lambda config: None)
     model, trainer = build_model_and_trainer(config, train_data)
     if hasattr(model, "build_interest_cache"):
-        if getattr(model, "uses_s2idm", False):
-            trainer.train_s2idm(model.raw_interest_cache(), train_data, verbose=False, saved=False)
-        model.build_interest_cache()
-    batch = largest_batch(train_data).to(config["device"])
+        prepare_seedrec(model, trainer, train_data)
+    batch = largest_batch(train_data, model.ITEM_SEQ).to(config["device"])
     cuda = config["device"].type == "cuda"
     model.train()
     ready, _ = resident_mib()
@@ -105,7 +102,7 @@ def measure(model_name, args, workdir):
             torch.cuda.synchronize()
             gpu_peaks.append(torch.cuda.max_memory_allocated() / 2**20)
         peaks.append(resident_mib()[1])
-    rows, length = batch[train_data._dataset.item_id_list_field].shape
+    rows, length = batch[model.ITEM_SEQ].shape
     return {
         "model": model_name,
         "batch": [rows, length],
@@ -144,9 +141,9 @@ def report(results, args):
     )
     header = "model                  batch       ready MiB  step peak MiB  step - ready MiB  ratio"
     print(header + ("  GPU peak MiB" if first["gpu_peak_mib"] is not None else ""))
+    base = first["step_above_ready_mib"]
     for result in results:
         rows, length = result["batch"]
-        base = first["step_above_ready_mib"]
         ratio = f"{result['step_above_ready_mib'] / base:5.2f}x" if base > 0 else "  n/a"
         line = (
             f"{result['model']:<22} {rows:>5} x {length:<3} {result['ready_mib']:>9,.0f}  "

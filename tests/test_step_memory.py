@@ -38,13 +38,9 @@ def test_each_model_reports_its_largest_batch_and_step_peak(command, capsys):
 
 
 def test_largest_batch_counts_rows_times_length():
-    class Loader(list):
-        class _dataset:  # stands in for a RecBole loader's dataset
-            item_id_list_field = "item_id_list"
-
     batches = [{"item_id_list": torch.zeros(rows, length)} for rows, length in
                [(32, 3), (20, 10), (32, 6)]]  # fmt: skip
-    assert step_memory.largest_batch(Loader(batches)) is batches[1]
+    assert step_memory.largest_batch(batches, "item_id_list") is batches[1]
 
 
 def test_bad_options_get_one_line(command, capsys):

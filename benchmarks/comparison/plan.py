@@ -70,12 +70,7 @@ class Plan:
         return fingerprint(self.inputs_for(model))
 
     def run_config_dict(self, seed, work_dir):
-        return {
-            **self.settings,
-            "seed": seed,
-            "data_path": str(self.data_path),
-            "checkpoint_dir": str(Path(work_dir) / "saved"),
-        }
+        return run_config_dict(self.settings, seed, self.data_path, work_dir)
 
     def spec(self, model, seed):
         """What a run's subprocess is given (``runner.train_and_evaluate``)."""
@@ -89,6 +84,16 @@ class Plan:
             "threads": self.threads,
             "few_shot_max_sememes": self.few_shot,
         }
+
+
+def run_config_dict(settings, seed, data_path, work_dir):
+    """A run's config_dict: the protocol's settings, its seed, the data and its checkpoints."""
+    return {
+        **settings,
+        "seed": seed,
+        "data_path": str(data_path),
+        "checkpoint_dir": str(Path(work_dir) / "saved"),
+    }
 
 
 def resolve_models(text):
