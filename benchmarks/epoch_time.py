@@ -90,8 +90,8 @@ def backbone_settings(pair, args):
             "inner_size": args.inner_size or 4 * args.hidden_size,
             "n_layers": args.layers,
             "n_heads": args.heads,
-            "hidden_dropout_prob": 0.5,
-            "attn_dropout_prob": 0.5,
+            "hidden_dropout_prob": args.hidden_dropout,
+            "attn_dropout_prob": args.attn_dropout,
         }
     return {"embedding_size": args.hidden_size, "hidden_size": 2 * args.hidden_size}
 
@@ -340,6 +340,8 @@ def main():
     parser.add_argument("--hidden-size", type=int, default=64)
     parser.add_argument("--inner-size", type=int, help="SASRec feed-forward (default 4 x hidden)")
     parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--hidden-dropout", type=float, default=0.5, help="hidden_dropout_prob")
+    parser.add_argument("--attn-dropout", type=float, default=0.5, help="attn_dropout_prob")
     parser.add_argument("--heads", type=int, default=1)
     parser.add_argument("--max-len", type=int, default=20, help="MAX_ITEM_LIST_LENGTH")
     parser.add_argument("--batch-size", type=int, default=2048, help="train_batch_size")

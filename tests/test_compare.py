@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmarks.comparison import cli, costs, paper, results, schedule
 from benchmarks.comparison.plan import make_plan
@@ -269,11 +270,24 @@ def test_home_report_shows_published_figures_differences_and_targets():
             "amazon-home", "paper", configs["SeeDRecSASRec"], [2020, 2021, 2022], quick=True
         ),
         "targets": figures,
-        "costs": {"runs": costs.run_costs(summary["models"])},
+        "costs": {
+            "runs": costs.run_costs(summary["models"]),
+            "sampled_eval": {
+                "mode": "uni999",
+                "data": "ml-100k validation",
+                "speedup": 115.2,
+                "identical_metrics": True,
+                "threads": 1,
+            },
+        },
         "configs": shown_configs(configs),
         "inputs": {"config_files": [], "overrides": []},
     }
     text = "\n".join(markdown(report))
+    assert (
+        "| 115x (hit) | goal >= 100x | ml-100k validation; metrics identical: True; 1 torch thread |"
+        in text
+    )
     assert text.startswith("# amazon-home: paper protocol — QUICK profile")
     assert "| SeeDRecSASRec | NDCG@10 | 0.1036 | 0.2200 ± 0.1100 |" in text
     assert "selects and early-stops on the test set" in text and "QUICK profile:" in text
@@ -301,15 +315,23 @@ def test_epoch_time_ratio_reuses_the_benchmark_with_two_sememe_fields(tiny):
         "inner_size": 32,
         "n_layers": 1,
         "n_heads": 1,
+        "hidden_dropout_prob": 0.2,
+        "attn_dropout_prob": 0.1,
         "MAX_ITEM_LIST_LENGTH": 10,
         "train_batch_size": 64,
         "seed": 1,
     }
-    measured = costs.epoch_time_ratio(
-        "sasrec", DATA, tiny["root"], backbone, ["category_sememes", "word_sememes"], quick=True
-    )
+    threads_before = torch.get_num_threads()
+    with costs.thread_count(1):  # compare.py --threads 1
+        measured = costs.epoch_time_ratio(
+            "sasrec", DATA, tiny["root"], backbone, ["category_sememes", "word_sememes"], quick=True
+        )
+    assert torch.get_num_threads() == threads_before
     assert measured["pair"] == ["SASRec", "SeeDRecSASRec"] and measured["ratio"] > 0
     assert "ratio SeeDRecSASRec/SASRec" in measured["report"]
+    # Timed with the runs' thread count and dropout, not the benchmark's defaults.
+    assert measured["threads"] == 1
+    assert "'hidden_dropout_prob': 0.2, 'attn_dropout_prob': 0.1" in measured["report"]
 
 
 def test_epoch_time_profile_names_where_a_batch_goes(tiny, monkeypatch, capsys):

@@ -176,7 +176,8 @@ def measure_costs(plan, slow):
         )
     for name, step in steps:
         print(f"costs: measuring {name} ...", flush=True)
-        value = step()
+        with cost_table.thread_count(plan.threads):
+            value = step()
         group, _, key = name.partition("/")
         if key:
             costs.setdefault(group, {})[key] = value

@@ -60,6 +60,27 @@ def scratch_dir():
             os.chdir(previous)
 
 
+@contextlib.contextmanager
+def thread_count(threads):
+    """Time the costs with the runs' ``--threads``: a speed-up depends on the thread count (the
+    stock sampled evaluation gains from a second thread, ours hardly does)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def torch_threads():
+    import torch
+
+    return torch.get_num_threads()
+
+
 def count_parameters(module):
     return sum(p.numel() for p in module.parameters())
 
@@ -115,6 +136,8 @@ def epoch_time_ratio(pair, data, data_path, backbone_config, sememe_field, quick
         inner_size=backbone_config.get("inner_size"),
         layers=backbone_config.get("n_layers", 2),
         heads=backbone_config.get("n_heads", 1),
+        hidden_dropout=backbone_config.get("hidden_dropout_prob", 0.5),
+        attn_dropout=backbone_config.get("attn_dropout_prob", 0.5),
         max_len=backbone_config["MAX_ITEM_LIST_LENGTH"],
         batch_size=backbone_config["train_batch_size"],
         s2idm_epochs=1 if quick else 3,
@@ -136,6 +159,7 @@ def epoch_time_ratio(pair, data, data_path, backbone_config, sememe_field, quick
         "ratio": ratio,
         "repeats": args.repeats,
         "batches": args.max_batches or "full epoch",
+        "threads": torch_threads(),
         "seconds": time.perf_counter() - start,
         "report": printed.getvalue().strip(),
     }
@@ -168,6 +192,7 @@ def sampled_eval_speedup(quick, mode="uni999", eval_batch_size=4096):
         "speedup": statistics.median(stock) / statistics.median(ours),
         "repeats": repeats,
         "identical_metrics": identical,
+        "threads": torch_threads(),
         "seconds": time.perf_counter() - start,
     }
 

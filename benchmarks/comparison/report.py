@@ -268,10 +268,16 @@ def _epoch_rows(costs):
         measured = f"{epoch['ratio']:.3f} ({_goal(epoch['ratio'], GOALS['epoch_ratio'])})"
         how = (
             f"benchmarks/epoch_time.py, interleaved, {epoch['repeats']} repeats, "
-            f"{epoch['batches']} batches"
+            f"{epoch['batches']} batches{_threads_note(epoch)}"
         )
         rows.append([f"{candidate} epoch / {backbone} epoch", measured, goal, how])
     return rows
+
+
+def _threads_note(measurement):
+    """Measurements made before the thread count was recorded show none."""
+    threads = measurement.get("threads")
+    return f"; {threads} torch thread{'s' if threads != 1 else ''}" if threads else ""
 
 
 def _sampled_eval_row(costs):
@@ -286,6 +292,7 @@ def _sampled_eval_row(costs):
         ]
     verdict = _goal(sampled["speedup"], goal, smaller=False)
     how = f"{sampled['data']}; metrics identical: {sampled['identical_metrics']}"
+    how += _threads_note(sampled)
     label = f"sampled evaluation speed-up ({sampled['mode']})"
     return [label, f"{sampled['speedup']:.0f}x ({verdict})", f"goal >= {goal:.0f}x", how]
 
