@@ -13,14 +13,13 @@ cannot hide another's peak. A process builds the data and the model as a run doe
 model trains S2IDM for one epoch only: its interest cache has the run's shape), finds the
 largest training batch, and times ``--steps`` optimiser steps on it (zero_grad, loss,
 backward, step). It reports the resident memory before the first step, the peak during the
-steps (Linux: ``VmHWM``, reset before each) and, on CUDA, the median peak allocated GPU memory.
+steps (Linux: ``VmHWM``, reset before each) and, on CUDA, the largest peak allocated GPU memory.
 The peak above the ready size is what the steps add: mostly the autograd graph, plus the
 optimiser's state and what the allocator keeps between steps.
 """
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,7 +108,7 @@ def measure(model_name, args, workdir):
         "ready_mib": ready,
         "step_peak_mib": max(peaks),
         "step_above_ready_mib": max(peaks) - ready,
-        "gpu_peak_mib": statistics.median(gpu_peaks) if cuda else None,
+        "gpu_peak_mib": max(gpu_peaks) if cuda else None,
         "device": str(config["device"]),
     }
 
