@@ -328,7 +328,7 @@ def report(pair, names, built, one_off, runs, cpu, loader, n_batches, args):
     )
 
 
-def main():
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--data-path", help="folder holding <dataset>/ atomic files")
@@ -373,7 +373,11 @@ def main():
         metavar="N",
         help="then profile N batches of each model: the operators taking the most CPU time",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main():
+    args = build_parser().parse_args()
     if args.data_path:
         args.data_path = os.path.abspath(args.data_path)
     if args.threads:

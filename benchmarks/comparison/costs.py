@@ -9,7 +9,6 @@
 - The S2IDM stage's share of a run, a run's wall time and its peak memory: from the records.
 """
 
-import argparse
 import contextlib
 import io
 import os
@@ -124,13 +123,13 @@ def s2idm_vs_diffrec_parameters(model, data, config_files, config_dict, override
 def epoch_time_ratio(pair, data, data_path, backbone_config, sememe_field, quick):
     """SeeDRec's training epoch over its backbone's, interleaved (``epoch_time.bench_pair``)."""
     epoch_time = _benchmark_module("epoch_time")
-    args = argparse.Namespace(
+    args = epoch_time.build_parser().parse_args([])  # the benchmark's defaults, then the runs'
+    args.__dict__.update(
         dataset=data,
         data_path=str(data_path) if data_path else None,
         sememe_field=sememe_field,
         pairs=[pair],
         repeats=2 if quick else 3,
-        warmup=1,
         max_batches=20 if quick else 0,
         hidden_size=backbone_config["hidden_size"],
         inner_size=backbone_config.get("inner_size"),
@@ -141,14 +140,11 @@ def epoch_time_ratio(pair, data, data_path, backbone_config, sememe_field, quick
         max_len=backbone_config["MAX_ITEM_LIST_LENGTH"],
         batch_size=backbone_config["train_batch_size"],
         s2idm_epochs=1 if quick else 3,
-        batching="auto",
         cache_sample_rows=2000,  # the one-off cache is not part of this ratio
         seed=backbone_config["seed"],
-        device=None,
         no_loader=True,
         no_anomaly=True,  # as in every run: recbole_seedrec.compat turns it off
         target=GOALS["epoch_ratio"],
-        profile=0,
     )
     printed = io.StringIO()
     start = time.perf_counter()
