@@ -14,6 +14,7 @@ from .protocols import HEADLINE_METRICS, PROTOCOLS, trains_s2idm
 from .records import ComparisonError, load_records, read_json, write_json_atomic
 from .report import shown_configs, write_reports
 from .results import aggregate
+from .resume import resumable_epoch
 from .schedule import planned_runs, run_all
 
 USAGE_EXAMPLE = """\
@@ -118,6 +119,9 @@ def main(argv=None):
         for model, seed in planned_runs(plan):
             done = plan.layout.record(model, seed).exists()
             extra = few_shot.dry_run_note(plan, model, seed) if done else ""
+            if not done:
+                after = resumable_epoch(plan.spec(model, seed))
+                extra = "" if after is None else f" (resumes after epoch {after})"
             print(f"  {model} seed {seed}: {'done' if done else 'to run'}{extra}")
         return 0
     failed = []

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import BENCHMARKS_DIR
 from .records import read_json, write_json_atomic
+from .resume import EpochResume, resumable_epoch
 
 # ----- parent side ----------------------------------------------------------------------------
 
@@ -117,6 +118,7 @@ def launch(spec, work_dir, keep_checkpoints=False):
 def _launch(spec, work_dir, keep_checkpoints):
     spec_path, result_path = work_dir / "spec.json", work_dir / "result.json"
     log_path = work_dir / "output.log"
+    resuming = resumable_epoch(spec) is not None  # keep the earlier segments' log
     write_json_atomic(spec_path, spec)
     if result_path.exists():
         result_path.unlink()
@@ -124,7 +126,7 @@ def _launch(spec, work_dir, keep_checkpoints):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCHMARKS_DIR), env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "comparison.runner", str(spec_path), str(result_path)]
     start = time.perf_counter()
-    with open(log_path, "w", encoding="utf-8") as log:
+    with open(log_path, "a" if resuming else "w", encoding="utf-8") as log:
         child = subprocess.Popen(
             command, cwd=work_dir, stdout=log, stderr=subprocess.STDOUT, env=env
         )
@@ -147,8 +149,9 @@ def _launch(spec, work_dir, keep_checkpoints):
     result_path.unlink()
     if not keep_checkpoints:
         shutil.rmtree(spec["config_dict"]["checkpoint_dir"], ignore_errors=True)
-    result["wall_s"] = wall_s
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
+    earlier = result.get("resumed") or {"wall_s": 0.0, "peak_rss_mib": 0.0}
+    result["wall_s"] = earlier["wall_s"] + wall_s  # the work lost after a last save is not counted
+    result["peak_rss_mib"] = max(earlier["peak_rss_mib"], usage.ru_maxrss / 1024)  # Linux: KiB
     return result
 
 
@@ -162,13 +165,15 @@ def _last_line(path):
 
 class StageClock:
     """Times a run's stages by wrapping the trainer's and model's own methods: each training
-    epoch, the S2IDM stage, and the interest cache (S2IDM's reverse pass over every prefix)."""
+    epoch (with its loss), the S2IDM stage, and the interest cache (S2IDM's reverse pass over
+    every prefix)."""
 
     def __init__(self, trainer, model):
-        self.epochs_s, self.s2idm_train_s, self.interest_cache_s = [], None, None
-        self._wrap(trainer, "_train_epoch", self.epochs_s.append)
+        self.epochs_s, self.train_loss = [], []
+        self.s2idm_train_s, self.interest_cache_s = None, None
+        self._wrap(trainer, "_train_epoch", self._add_epoch)
         if hasattr(trainer, "train_s2idm"):
-            self._wrap(trainer, "train_s2idm", lambda s: setattr(self, "s2idm_train_s", s))
+            self._wrap(trainer, "train_s2idm", lambda s, _: setattr(self, "s2idm_train_s", s))
         if hasattr(model, "build_interest_cache"):
             self._wrap(model, "build_interest_cache", self._add_cache_time)
 
@@ -179,12 +184,16 @@ class StageClock:
         def timed(*args, **kwargs):
             start = time.perf_counter()
             result = method(*args, **kwargs)
-            record(time.perf_counter() - start)
+            record(time.perf_counter() - start, result)
             return result
 
         setattr(owner, name, timed)
 
-    def _add_cache_time(self, seconds):
+    def _add_epoch(self, seconds, loss):
+        self.epochs_s.append(seconds)
+        self.train_loss.append(float(sum(loss) if isinstance(loss, tuple) else loss))
+
+    def _add_cache_time(self, seconds, _):
         self.interest_cache_s = (self.interest_cache_s or 0.0) + seconds
 
 
@@ -228,17 +237,20 @@ def train_and_evaluate(spec):
     model, trainer = build_model_and_trainer(config, train_data)
     clock = StageClock(trainer, model)
     best = {"epoch": None}
+    resume = EpochResume(spec, trainer, train_data, clock, best, started)
+    resume.restore()
 
-    def note_best_epoch(epoch_idx, valid_score):
+    def after_validation(epoch_idx, valid_score):
         if trainer.cur_step == 0:  # early_stopping resets the counter on an improvement
             best["epoch"] = epoch_idx
+        resume.save(epoch_idx)
 
     options = {"saved": True, "show_progress": False}
     if "callback_fn" in inspect.signature(trainer.fit).parameters:
-        options["callback_fn"] = note_best_epoch
-    start = time.perf_counter()
+        options["callback_fn"] = after_validation
+    resume.fit_started = start = time.perf_counter()
     best_score, best_valid = trainer.fit(train_data, valid_data, **options)
-    fit_s = time.perf_counter() - start
+    fit_s = resume.earlier["fit_s"] + time.perf_counter() - start
     start = time.perf_counter()
     test, few = evaluate_test(
         trainer, test_data, few_shot, load_best_model=True, show_progress=False
@@ -253,6 +265,7 @@ def train_and_evaluate(spec):
         "best_epoch": best["epoch"],
         "epochs_run": len(clock.epochs_s),
         "train_epoch_s": clock.epochs_s,
+        "train_loss": clock.train_loss,
         "s2idm_train_s": clock.s2idm_train_s,
         "interest_cache_s": clock.interest_cache_s,
         "data_s": data_s,
@@ -264,7 +277,9 @@ def train_and_evaluate(spec):
         "device": str(config["device"]),
         "config": dict(config.final_config_dict),
         "model_file": trainer.saved_model_file,
+        "resumed": resume.summary(),
     }
+    resume.discard()
     if few is not None:
         result["few_shot"] = {str(few["max_sememes"]): few_shot_entry(few, test, "run")}
     return result

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from .records import load_records, write_json_atomic
 from .report import duration
+from .resume import resumable_epoch
 from .runner import RunBusy, RunFailed, launch, stop_running_children
 
 
@@ -62,12 +63,14 @@ def run_all(plan, failed, write):
                 while pending and len(running) < plan.jobs:
                     model, seed = pending.pop(0)
                     work_dir = plan.layout.work_dir(model, seed)
+                    spec = plan.spec(model, seed)
+                    after = resumable_epoch(spec)
+                    resumes = "" if after is None else f", resuming after epoch {after}"
                     print(
-                        f"{_prefix(index_of, todo, model, seed)} running "
+                        f"{_prefix(index_of, todo, model, seed)} running{resumes} "
                         f"(log: {work_dir / 'output.log'})",
                         flush=True,
                     )
-                    spec = plan.spec(model, seed)
                     future = pool.submit(launch, spec, work_dir, plan.keep_checkpoints)
                     running[future] = (model, seed)
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
