@@ -40,41 +40,58 @@ def _weights(path):
     return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
 
 
-@pytest.mark.parametrize("model", ["SASRec", "SeeDRecSASRec"])
-def test_a_stopped_run_resumes_after_its_last_epoch_exactly(
-    tiny, tmp_path, monkeypatch, capsys, model
-):
-    straight = _command(tiny, tmp_path / "straight", model)
-    assert cli.main([*straight, "--keep-checkpoints"]) == 0
-    plan, _ = _spec(straight)
-    expected = json.loads(plan.layout.record(model, 2020).read_text())
-
-    # The first segment stops after epoch 1, as a killed process would: the state is on disk.
-    stopped = _command(tiny, tmp_path / "stopped", model)
-    plan, spec = _spec(stopped)
+def _stopped_after_epoch_1(spec, monkeypatch):
+    """The first segment of a run, stopped after epoch 1 as a killed process would be."""
     _stop_after_epoch(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
         runner.train_and_evaluate(spec)
     monkeypatch.undo()
     assert resumable_epoch(spec) == 1
-    log = plan.layout.work_dir(model, 2020) / "output.log"
+
+
+@pytest.mark.parametrize("model", ["SASRec", "SeeDRecSASRec"])
+def test_a_resumed_run_computes_what_the_uninterrupted_run_computes(
+    tiny, tmp_path, monkeypatch, model
+):
+    # One process for all segments: a float kernel may differ between processes, not resumes.
+    _, straight = _spec(_command(tiny, tmp_path / "straight", model))
+    expected = runner.train_and_evaluate(straight)
+    _, spec = _spec(_command(tiny, tmp_path / "stopped", model))
+    _stopped_after_epoch_1(spec, monkeypatch)
+    result = runner.train_and_evaluate(spec)
+
+    assert result["train_loss"] == expected["train_loss"] and len(result["train_loss"]) == 4
+    assert result["valid"] == expected["valid"] and result["test"] == expected["test"]
+    assert result["best_epoch"] == expected["best_epoch"] and result["epochs_run"] == 4
+    assert result["resumed"]["after_epoch"] == 1 and result["resumed"]["segments"] == 1
+    assert result["fit_s"] > result["resumed"]["fit_s"] > 0
+    assert len(result["train_epoch_s"]) == 4
+    best, best_expected = _weights(result["model_file"]), _weights(expected["model_file"])
+    assert all(torch.equal(best[k], best_expected[k]) for k in best_expected)
+    assert resumable_epoch(spec) is None  # a finished run leaves no state to resume
+
+
+def test_the_command_resumes_a_stopped_run_with_its_earlier_segment(
+    tiny, tmp_path, monkeypatch, capsys
+):
+    command = _command(tiny, tmp_path, "SASRec")
+    plan, spec = _spec(command)
+    _stopped_after_epoch_1(spec, monkeypatch)
+    log = plan.layout.work_dir("SASRec", 2020) / "output.log"
     log.write_text("first segment\n")
     capsys.readouterr()
 
-    assert cli.main([*stopped, "--keep-checkpoints"]) == 0
+    assert cli.main([*command, "--dry-run"]) == 0
+    assert "SASRec seed 2020: to run (resumes after epoch 1)" in capsys.readouterr().out
+    assert cli.main(command) == 0
     assert "running, resuming after epoch 1" in capsys.readouterr().out
-    record = json.loads(plan.layout.record(model, 2020).read_text())
-    assert record["train_loss"] == expected["train_loss"] and len(record["train_loss"]) == 4
-    assert record["valid"] == expected["valid"] and record["test"] == expected["test"]
-    assert record["best_epoch"] == expected["best_epoch"] and record["epochs_run"] == 4
-    assert record["resumed"]["after_epoch"] == 1 and record["resumed"]["segments"] == 1
+    record = json.loads(plan.layout.record("SASRec", 2020).read_text())
+    assert record["resumed"]["after_epoch"] == 1 and record["epochs_run"] == 4
+    assert len(record["train_loss"]) == len(record["train_epoch_s"]) == 4
     assert record["wall_s"] > record["resumed"]["wall_s"] > 0
-    assert record["fit_s"] > record["resumed"]["fit_s"] > 0
-    assert len(record["train_epoch_s"]) == 4
-    best, best_expected = _weights(record["model_file"]), _weights(expected["model_file"])
-    assert all(torch.equal(best[k], best_expected[k]) for k in best_expected)
+    assert record["peak_rss_mib"] >= record["resumed"]["peak_rss_mib"] > 50
     assert log.read_text().startswith("first segment\n")  # the log goes on, not over
-    assert resumable_epoch(spec) is None  # a finished run leaves no state to resume
+    assert not (resume.saved_dir(spec)).exists()  # checkpoints not kept: the state went too
 
 
 def test_a_saved_state_of_other_settings_is_not_resumed(tiny, tmp_path):
