@@ -7,8 +7,9 @@ validation result and checkpoint path, the random states the next epoch draws fr
 NumPy, Python, the training loader's generator), the losses and the stage clock. Restored just
 before the next training epoch, they make the resumed run compute what the uninterrupted run
 would have: bit for bit in one process (``tests/test_resume.py``); a new process may round a
-float sum differently (losses 2e-8 apart, relative, on the tests' data). The S2IDM stage is not covered: a run stopped there starts
-again. A resumed SeeDRec run rebuilds its interest cache, which is deterministic.
+float sum differently (losses 2e-8 apart, relative, on the tests' data). The S2IDM stage is
+not covered: a run stopped there starts again. A resumed SeeDRec run rebuilds its interest
+cache, which is deterministic.
 """
 
 import json
