@@ -479,7 +479,8 @@ def test_a_run_held_by_a_live_process_is_skipped_not_run_twice(tiny, tmp_path, c
     work_dir.mkdir(parents=True)
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        (work_dir / "running.pid").write_text(str(holder.pid))
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        (work_dir / "running.pid").write_text(f"{holder.pid} {boot}")
         assert cli.main(command) == 0
         assert "SASRec seed 5: skipped, running in process" in capsys.readouterr().out
         assert not (work_dir / "output.log").exists()  # the other process's log is untouched
@@ -492,11 +493,17 @@ def test_a_stale_claim_is_taken_over_and_released(tmp_path):
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                            capture_output=True, text=True, check=True)  # fmt: skip
     lock = tmp_path / "running.pid"
-    lock.write_text(ended.stdout.strip())
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    lock.write_text(f"{ended.stdout.strip()} {boot}")
     with claim(tmp_path):
-        assert lock.read_text() == str(os.getpid())
+        assert lock.read_text() == f"{os.getpid()} {boot}"
         with pytest.raises(RunBusy, match=f"running in process {os.getpid()}"), claim(tmp_path):
             pass
+    assert not lock.exists()
+    # Made before the machine last started: its number now names another, live process.
+    lock.write_text(f"{os.getpid()} an-earlier-boot")
+    with claim(tmp_path):
+        assert lock.read_text() == f"{os.getpid()} {boot}"
     assert not lock.exists()
 
 

@@ -48,15 +48,16 @@ class RunBusy(RunFailed):
 def claim(work_dir):
     """Hold ``work_dir`` for this process (``running.pid``): two comparisons given the same
     ``--out`` must not run one (model, seed) at once, since they would share its log and
-    checkpoints. A claim left by a process that no longer runs is taken over."""
+    checkpoints. A claim left by a process that no longer runs is taken over, and so is one
+    made before the machine last started (its process number may now be another's)."""
     lock = Path(work_dir) / "running.pid"
     while True:
         try:
             with open(lock, "x", encoding="utf-8") as handle:
-                handle.write(str(os.getpid()))
+                handle.write(f"{os.getpid()} {_boot_id()}")
             break
         except FileExistsError:
-            holder = _pid_in(lock)
+            holder = _holder_in(lock)
             if holder is not None and _alive(holder):
                 raise RunBusy(holder, Path(work_dir) / "output.log") from None
             lock.unlink(missing_ok=True)  # stale: its process ended without releasing it
@@ -66,9 +67,18 @@ def claim(work_dir):
         lock.unlink(missing_ok=True)
 
 
-def _pid_in(path):
+def _boot_id():
     try:
-        return int(path.read_text(encoding="utf-8").strip())
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="utf-8").strip()
+    except OSError:  # not Linux: process numbers alone
+        return ""
+
+
+def _holder_in(path):
+    """The claiming process, if it claimed since this machine started."""
+    try:
+        pid, _, boot = path.read_text(encoding="utf-8").strip().partition(" ")
+        return int(pid) if boot == _boot_id() else None
     except (OSError, ValueError):
         return None
 
