@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from benchmarks.comparison import cli, resume, runner
+from benchmarks.comparison import cli, resume, runner, schedule
 from benchmarks.comparison.plan import make_plan
 from benchmarks.comparison.resume import EpochResume, resumable_epoch
 from tests import test_compare
@@ -83,6 +83,14 @@ def test_the_command_resumes_a_stopped_run_with_its_earlier_segment(
 
     assert cli.main([*command, "--dry-run"]) == 0
     assert "SASRec seed 2020: to run (resumes after epoch 1)" in capsys.readouterr().out
+
+    def killed(spec, work_dir, keep_checkpoints=False):
+        raise runner.RunFailed("exit -15: killed", 1.0, log)
+
+    monkeypatch.setattr(schedule, "launch", killed)
+    assert cli.main(command) == 1
+    assert "its state after epoch 1 is kept: rerun to resume" in capsys.readouterr().out
+    monkeypatch.undo()
     assert cli.main(command) == 0
     assert "running, resuming after epoch 1" in capsys.readouterr().out
     record = json.loads(plan.layout.record("SASRec", 2020).read_text())

@@ -100,9 +100,11 @@ def _settle(plan, future, run, prefix, failed, durations):
         return False
     except RunFailed as failure:
         failed.append(f"{model} seed {seed} ({failure})")
+        after = resumable_epoch(plan.spec(model, seed))
+        kept = "" if after is None else f"; its state after epoch {after} is kept: rerun to resume"
         print(
             f"{prefix} FAILED after {duration(failure.wall_s)} ({failure}); "
-            f"log: {failure.log_path}",
+            f"log: {failure.log_path}{kept}",
             flush=True,
         )
         return False
