@@ -14,7 +14,7 @@ from .protocols import HEADLINE_METRICS, PROTOCOLS, trains_s2idm
 from .records import ComparisonError, load_records, read_json, write_json_atomic
 from .report import shown_configs, write_reports
 from .results import aggregate
-from .resume import resumable_epoch
+from .resume import resume_note
 from .schedule import planned_runs, run_all
 
 USAGE_EXAMPLE = """\
@@ -120,8 +120,7 @@ def main(argv=None):
             done = plan.layout.record(model, seed).exists()
             extra = few_shot.dry_run_note(plan, model, seed) if done else ""
             if not done:
-                after = resumable_epoch(plan.spec(model, seed))
-                extra = "" if after is None else f" (resumes after epoch {after})"
+                extra = resume_note(plan.spec(model, seed), " (resumes after epoch {epoch})")
             print(f"  {model} seed {seed}: {'done' if done else 'to run'}{extra}")
         return 0
     failed = []

@@ -51,6 +51,12 @@ def resumable_epoch(spec):
     return summary["epoch"]
 
 
+def resume_note(spec, text):
+    """``text`` with the epoch a run of ``spec`` resumes after (``{epoch}``), or "" if none."""
+    after = resumable_epoch(spec)
+    return "" if after is None else text.format(epoch=after)
+
+
 def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -70,7 +76,8 @@ class EpochResume:
         import torch
 
         trainer, now = self.trainer, time.perf_counter()
-        state = {
+        state = {  # RecBole's checkpoint keys (its resume_checkpoint reads them), then ours
+            "config": trainer.config,
             "epoch": epoch_idx,
             "cur_step": trainer.cur_step,
             "best_valid_score": trainer.best_valid_score,
@@ -113,16 +120,11 @@ class EpochResume:
             return None
         from recbole_seedrec.compat import load_trusted_checkpoint
 
-        trainer = self.trainer
-        state = load_trusted_checkpoint(saved_dir(self.spec) / STATE, map_location=trainer.device)
-        trainer.model.load_state_dict(state["state_dict"])
-        trainer.model.load_other_parameter(state.get("other_parameter"))
-        trainer.optimizer.load_state_dict(state["optimizer"])
-        trainer.start_epoch = state["epoch"] + 1
-        trainer.cur_step = state["cur_step"]
-        trainer.best_valid_score = state["best_valid_score"]
+        trainer, path = self.trainer, saved_dir(self.spec) / STATE
+        trainer.resume_checkpoint(path)  # RecBole's part: weights, optimiser, early stopping
+        state = load_trusted_checkpoint(path, map_location="cpu")  # random states stay on CPU
         trainer.best_valid_result = state["best_valid_result"]
-        trainer.saved_model_file = state["best_model_file"]
+        trainer.saved_model_file = state["best_model_file"]  # RecBole pointed it at the state
         self.best["epoch"] = state["best_epoch"]
         self.clock.epochs_s[:0] = state["clock"]["epochs_s"]
         self.clock.train_loss[:0] = state["clock"]["train_loss"]

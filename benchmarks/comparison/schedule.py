@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from .records import load_records, write_json_atomic
 from .report import duration
-from .resume import resumable_epoch
+from .resume import resume_note
 from .runner import RunBusy, RunFailed, launch, stop_running_children
 
 
@@ -64,8 +64,7 @@ def run_all(plan, failed, write):
                     model, seed = pending.pop(0)
                     work_dir = plan.layout.work_dir(model, seed)
                     spec = plan.spec(model, seed)
-                    after = resumable_epoch(spec)
-                    resumes = "" if after is None else f", resuming after epoch {after}"
+                    resumes = resume_note(spec, ", resuming after epoch {epoch}")
                     print(
                         f"{_prefix(index_of, todo, model, seed)} running{resumes} "
                         f"(log: {work_dir / 'output.log'})",
@@ -100,8 +99,9 @@ def _settle(plan, future, run, prefix, failed, durations):
         return False
     except RunFailed as failure:
         failed.append(f"{model} seed {seed} ({failure})")
-        after = resumable_epoch(plan.spec(model, seed))
-        kept = "" if after is None else f"; its state after epoch {after} is kept: rerun to resume"
+        kept = resume_note(
+            plan.spec(model, seed), "; its state after epoch {epoch} is kept: rerun to resume"
+        )
         print(
             f"{prefix} FAILED after {duration(failure.wall_s)} ({failure}); "
             f"log: {failure.log_path}{kept}",
