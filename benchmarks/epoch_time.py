@@ -3,11 +3,13 @@
 Usage:
     python benchmarks/epoch_time.py [--dataset ml-100k] [--data-path DIR] [--repeats 5]
         [--max-batches N] [--hidden-size 64] [--max-len 20] [--threads N] [--pairs sasrec gru4rec]
-        [--cache-sample-rows N] [--no-anomaly] [--batching auto|random] [--profile N]
+        [--cache-sample-rows N] [--no-anomaly] [--batching auto|random]
+        [--cross-entropy fused_ce|pytorch_ce] [--profile N]
 
 Per pair (SASRec vs SeeDRecSASRec, GRU4Rec vs SeeDRecGRU4Rec; ``batching``, ``seedrec-batching``
-and ``diffurec-batching``: one model on RecBole's padded batches vs length-grouped ones), both models are built on the
-same interactions, split, backbone settings, ``train_batch_size`` and seed. SeeDRec's one-off
+and ``diffurec-batching``: one model on RecBole's padded batches vs length-grouped ones;
+``cross-entropy``: PyTorch's cross-entropy vs the fused one; ``stock``: RecBole's training path,
+both at once, vs this package's), both models are built on the same interactions, split, backbone settings, ``train_batch_size`` and seed. SeeDRec's one-off
 stages run first and are timed apart: the raw prefix vectors, the S2IDM stage (a few epochs are
 enough for timing) and the interest cache (S2IDM's reverse process over every history row;
 ``--cache-sample-rows`` times it on that many rows and extrapolates, for large q on a slow CPU).
@@ -41,20 +43,30 @@ from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.model.layers.interest import InterestCache
 from recbole_seedrec.quick_start import build_model_and_trainer
 
-# Each entry: (baseline, candidate). ``Model[batching]`` sets ``train_batching`` for that run;
-# a bare name takes ``--batching``.
+# Each entry: (baseline, candidate). ``Model[a,b]`` sets that run's ``train_batching`` (auto,
+# length_grouped, random) and its cross-entropy (fused_ce, pytorch_ce: ``fused_cross_entropy``);
+# what a label leaves out comes from ``--batching`` and ``--cross-entropy``. ``stock``: RecBole's
+# training path (padded random batches, PyTorch's cross-entropy) against this package's.
 PAIRS = {
     "sasrec": ("SASRec", "SeeDRecSASRec"),
     "gru4rec": ("GRU4Rec", "SeeDRecGRU4Rec"),
+    "stock": ("SASRec[random,pytorch_ce]", "SASRec[length_grouped,fused_ce]"),
     "batching": ("SASRec[random]", "SASRec[length_grouped]"),
+    "cross-entropy": ("SASRec[pytorch_ce]", "SASRec[fused_ce]"),
     "seedrec-batching": ("SeeDRecSASRec[random]", "SeeDRecSASRec[length_grouped]"),
     "diffurec-batching": ("DiffuRec[random]", "DiffuRec[length_grouped]"),
 }
+SAME_MODEL_PAIRS = ("stock", "batching", "cross-entropy", "seedrec-batching", "diffurec-batching")
+CROSS_ENTROPY = {"fused_ce": True, "pytorch_ce": False}
 
 
-def model_and_batching(label, args):
-    model, _, batching = label.partition("[")
-    return model, batching.rstrip("]") or args.batching
+def model_and_settings(label, args):
+    """``(model, train_batching, fused_cross_entropy)`` of a label."""
+    model, _, bracket = label.partition("[")
+    settings = [s for s in bracket.rstrip("]").split(",") if s]
+    batching = next((s for s in settings if s not in CROSS_ENTROPY), args.batching)
+    cross_entropy = next((s for s in settings if s in CROSS_ENTROPY), args.cross_entropy)
+    return model, batching, CROSS_ENTROPY[cross_entropy]
 
 
 # Only training is timed; full-ranking evaluation builds no negative samplers.
@@ -113,7 +125,7 @@ def data_settings(model, args):
 
 
 def build(label, pair, args, workdir):
-    model, batching = model_and_batching(label, args)
+    model, batching, fused_cross_entropy = model_and_settings(label, args)
     config_dict = {
         **backbone_settings(pair, args),
         **data_settings(model, args),
@@ -127,6 +139,7 @@ def build(label, pair, args, workdir):
         "reproducibility": True,
         "show_progress": False,
         "train_batching": batching,
+        "fused_cross_entropy": fused_cross_entropy,
         "checkpoint_dir": os.path.join(workdir, "saved"),
         "s2idm_epochs": args.s2idm_epochs,
         "s2idm_save_path": os.path.join(workdir, f"{label}-s2idm.pth"),
@@ -299,7 +312,7 @@ def report(pair, names, built, one_off, runs, cpu, loader, n_batches, args):
     ratio = statistics.median(runs[seedrec]) / statistics.median(runs[backbone])
     pairwise = statistics.median(s / b for s, b in zip(runs[seedrec], runs[backbone]))
     cpu_ratio = statistics.median(cpu[seedrec]) / statistics.median(cpu[backbone])
-    if pair.endswith("batching"):  # the same model: how much faster the candidate loader is
+    if pair in SAME_MODEL_PAIRS:  # the same model: how much faster the candidate path is
         verdict = f"speed-up {1 / ratio:.2f}x wall, {1 / cpu_ratio:.2f}x CPU time"
     else:
         verdict = f"target <= {args.target:.2f}: {'OK' if ratio <= args.target else 'ABOVE TARGET'}"
@@ -351,6 +364,12 @@ def build_parser():
         default="auto",
         choices=["auto", "length_grouped", "random"],
         help="train_batching: length-grouped, trimmed batches (auto) or RecBole's (random)",
+    )
+    parser.add_argument(
+        "--cross-entropy",
+        default="fused_ce",
+        choices=sorted(CROSS_ENTROPY),
+        help="the CE loss's backward: fused (the entry point's default) or PyTorch's",
     )
     parser.add_argument(
         "--cache-sample-rows",

@@ -8,6 +8,7 @@ from recbole.config import Config as RecBoleConfig
 from recbole.utils import EvaluatorType, InputType, ModelType
 
 from recbole_seedrec.data.batching import BATCHING_CHOICES
+from recbole_seedrec.model.layers.softmax_loss import OPTION as FUSED_CE_OPTION
 from recbole_seedrec.registry import get_model, is_own_model
 
 PROPERTIES = Path(__file__).parent / "properties"
@@ -150,6 +151,7 @@ class Config(RecBoleConfig):
         self._check_dataset_files()
         self._check_valid_metric()
         self._check_train_batching()
+        self._check_fused_cross_entropy()
         self._load_required_item_fields()
         self._check_few_shot()
 
@@ -182,6 +184,14 @@ class Config(RecBoleConfig):
             raise ConfigError(
                 f"train_batching is '{choice}'; choose one of {', '.join(BATCHING_CHOICES)} "
                 "(auto: length-grouped batches for models that are exact under trimming)."
+            )
+
+    def _check_fused_cross_entropy(self):
+        value = self.final_config_dict.get(FUSED_CE_OPTION)
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(
+                f"{FUSED_CE_OPTION} is {value!r}; give True (default: CE's backward in one pass "
+                "over the logits) or False (PyTorch's cross_entropy)."
             )
 
     def _load_required_item_fields(self):

@@ -13,6 +13,8 @@ from recbole_seedrec.config import Config, ConfigError, check_few_shot
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.few_shot import few_shot_users
+from recbole_seedrec.model.layers.softmax_loss import OPTION as FUSED_CE_OPTION
+from recbole_seedrec.model.layers.softmax_loss import use_fused_cross_entropy
 from recbole_seedrec.registry import UnknownModelError, get_model, get_trainer
 from recbole_seedrec.trainer.subset_eval import evaluate_test, few_shot_fields
 
@@ -36,6 +38,8 @@ def prepare_data(config, init_logging=init_logger):
 def build_model_and_trainer(config, train_data):
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    if config[FUSED_CE_OPTION] is not False:  # unset: on
+        use_fused_cross_entropy(model)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     return model, trainer
 

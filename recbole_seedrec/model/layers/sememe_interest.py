@@ -243,7 +243,7 @@ class SememeInterestMixin:
         pos_items = interaction[self.POS_ITEM_ID]
         if self.loss_type == "CE":
             logits = self._scores(seq_output, self.scored_item_embeddings())
-            return F.cross_entropy(logits, pos_items)
+            return self.loss_fct(logits, pos_items)  # the backbone's CE (fused_cross_entropy)
         pos = self._pair_scores(seq_output, pos_items)
         neg = self._pair_scores(seq_output, interaction[self.NEG_ITEM_ID])
         if self.loss_type == "BPR":
