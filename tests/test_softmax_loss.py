@@ -83,6 +83,29 @@ def test_a_second_backward_says_which_option_to_turn_off():
         loss.backward()
 
 
+def test_two_losses_before_one_backward_each_get_their_own_gradient():
+    loss_fn = FusedCrossEntropyLoss()
+    (a, targets_a), (b, targets_b) = random_logits(16, 40, 3.0, seed=1), random_logits(16, 40, 3.0)
+    a.requires_grad_(), b.requires_grad_()
+    (loss_fn(a, targets_a) + 2 * loss_fn(b, targets_b)).backward()
+    ref_a, ref_b = a.detach().clone().requires_grad_(), b.detach().clone().requires_grad_()
+    (F.cross_entropy(ref_a, targets_a) + 2 * F.cross_entropy(ref_b, targets_b)).backward()
+    torch.testing.assert_close(a.grad, ref_a.grad)
+    torch.testing.assert_close(b.grad, ref_b.grad)
+
+
+def test_the_buffer_is_reused_batch_after_batch():
+    loss_fn = FusedCrossEntropyLoss()
+    logits, targets = random_logits(16, 40, 3.0)
+    pointers = []
+    for rows in (16, 16, 9):  # a shorter last batch fits in the same buffer
+        first = logits[:rows].clone().requires_grad_()
+        loss_fn(first, targets[:rows]).backward()
+        pointers.append(first.grad.data_ptr())
+        loss_fn(logits[:rows].clone().requires_grad_(), targets[:rows])  # dropped, no backward
+    assert len(set(pointers)) == 1
+
+
 def test_swaps_default_cross_entropy_modules_only():
     model = nn.Module()
     model.loss_fct = nn.CrossEntropyLoss()
