@@ -5,7 +5,8 @@ and once length grouping has cut the padding, PyTorch's ``cross_entropy`` and it
 quarter of a training step on the CPU. Its backward builds a dense one-hot gradient, then
 computes ``exp`` over the logits a second time. Here the backward turns the saved
 log-probabilities into the gradient in place: ``softmax - one_hot``, scaled, in one ``exp``,
-in a buffer reused from batch to batch.
+in a buffer reused from batch to batch (so the logits' gradient, should a caller keep it with
+``retain_grad``, holds only until the next forward).
 
 The loss and the gradient are the same as ``F.cross_entropy``'s up to float rounding, with one
 exception: gradient entries below the smallest normal float (about 1e-38 in float32) are
