@@ -8,6 +8,8 @@ from recbole.config import Config as RecBoleConfig
 from recbole.utils import EvaluatorType, InputType, ModelType
 
 from recbole_seedrec.data.batching import BATCHING_CHOICES
+from recbole_seedrec.data.unseen_negatives import CHOICES as NEGATIVES_CHOICES
+from recbole_seedrec.data.unseen_negatives import OPTION as NEGATIVES_OPTION
 from recbole_seedrec.model.layers.softmax_loss import OPTION as FUSED_CE_OPTION
 from recbole_seedrec.registry import get_model, is_own_model
 
@@ -35,6 +37,32 @@ def few_shot_threshold(final):
             "sememes a test user's history may have to count as few-shot), or leave it unset."
         )
     return value
+
+
+def check_eval_negatives(final):
+    """``eval_negatives``: unset, 'recbole', or 'unseen' for a sequential model under uniN."""
+    value = final.get(NEGATIVES_OPTION)
+    if value is not None and value not in NEGATIVES_CHOICES:
+        raise ConfigError(
+            f"{NEGATIVES_OPTION} is {value!r}; give 'recbole' (default: RecBole's sampler, "
+            "which for sequential data excludes only the target and may repeat an item) or "
+            "'unseen' (distinct items the user never interacted with)."
+        )
+    if value != "unseen":
+        return
+    if final.get("MODEL_TYPE") != ModelType.SEQUENTIAL:
+        raise ConfigError(
+            f"{NEGATIVES_OPTION}: unseen is for sequential models; {final['model']} uses "
+            "RecBole's sampler, which already excludes the user's training items."
+        )
+    mode = (final.get("eval_args") or {}).get("mode", "full")
+    for phase in ("valid", "test"):
+        phase_mode = mode.get(phase, "full") if isinstance(mode, dict) else mode
+        if not str(phase_mode).startswith("uni"):
+            raise ConfigError(
+                f"{NEGATIVES_OPTION}: unseen draws uniform negatives, for eval_args.mode "
+                f"uniN; the {phase} mode is {phase_mode}."
+            )
 
 
 def sememe_fields(final):
@@ -152,6 +180,7 @@ class Config(RecBoleConfig):
         self._check_valid_metric()
         self._check_train_batching()
         self._check_fused_cross_entropy()
+        self._check_eval_negatives()
         self._load_required_item_fields()
         self._check_few_shot()
 
@@ -193,6 +222,9 @@ class Config(RecBoleConfig):
                 f"{FUSED_CE_OPTION} is {value!r}; give True (default: CE's backward in one pass "
                 "over the logits) or False (PyTorch's cross_entropy)."
             )
+
+    def _check_eval_negatives(self):
+        check_eval_negatives(self.final_config_dict)
 
     def _load_required_item_fields(self):
         """Add the item fields a model reads (e.g. its sememe field) to ``load_col``.

@@ -3,7 +3,9 @@
     recbole-seedrec evaluate --model-file saved/SASRec-....pth --few_shot_max_sememes=5
 
 The checkpoint's own config is used; only the options below may change it (where the data
-lives, which sememes to count, the few-shot threshold, the evaluation batch size). Sampled
+lives, which sememes to count, the few-shot threshold, the evaluation batch size, and how
+sampled negatives are drawn: ``--eval_negatives=unseen`` re-reads a model trained and selected
+under RecBole's sampler with distinct negatives the user never interacted with). Sampled
 negatives are drawn again (RecBole's sampler reads the global random state, seeded from the
 run's ``seed``), so under ``uniN`` the full-set metrics can differ slightly from the run's own;
 the few-shot metrics always come from the same evaluation as the full-set ones printed beside.
@@ -28,6 +30,7 @@ UPDATABLE = (
     "SEMEME_WORD_FIELDS",
     "data_path",
     "eval_batch_size",
+    "eval_negatives",
     "show_progress",
 )
 

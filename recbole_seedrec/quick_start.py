@@ -9,7 +9,7 @@ import torch
 from recbole.utils import init_logger, init_seed, set_color
 
 from recbole_seedrec.compat import load_trusted_checkpoint
-from recbole_seedrec.config import Config, ConfigError, check_few_shot
+from recbole_seedrec.config import Config, ConfigError, check_eval_negatives, check_few_shot
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.few_shot import few_shot_users
@@ -109,6 +109,7 @@ def load_data_and_model(model_file, config_updates=None, check=None):
             value = os.path.join(value, config["dataset"])
         config[key] = value
     check_few_shot(config.final_config_dict)
+    check_eval_negatives(config.final_config_dict)
     if check is not None:
         check(config)
     dataset, train_data, valid_data, test_data = prepare_data(config)

@@ -60,6 +60,21 @@ def _training_line(config):
     )
 
 
+def _negatives_line(config):
+    if (config or {}).get("eval_negatives") == "unseen":
+        return (
+            "Negatives: here 999 distinct items the user never interacted with "
+            "(`eval_negatives: unseen`); the release draws with replacement, possibly from the "
+            "history."
+        )
+    return (
+        "Negatives: here RecBole's sampler for sequential data (`eval_negatives: recbole`, the "
+        "default) draws 999 with replacement and excludes only the target, so a candidate list "
+        "can repeat an item or hold one from the user's history, as the release's can; "
+        "`--eval_negatives=unseen` draws 999 distinct items the user never interacted with."
+    )
+
+
 def protocol_differences(data, protocol, config, seeds, quick):
     """How the published protocol differs from this comparison's, one line each.
 
@@ -77,10 +92,7 @@ def protocol_differences(data, protocol, config, seeds, quick):
                 "Selection: here each run's epoch is chosen on validation NDCG@10 and test is "
                 "read once; the public release selects and early-stops on the test set."
             ),
-            (
-                "Negatives: here RecBole's sampler draws 999 distinct items the user never "
-                "interacted with; the release draws with replacement, possibly from the history."
-            ),
+            _negatives_line(config),
             (
                 "No leak: here a row's interest comes from the items strictly before its "
                 "target; the release's training prompts include the sememes of the items they "

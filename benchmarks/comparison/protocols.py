@@ -29,8 +29,9 @@ PROTOCOLS = {
 
 PROTOCOL_TEXT = {
     "paper": "leave-one-out in time order (each user's last item is the test target, the one "
-    "before it the validation target), 999 uniformly sampled negatives per target (never the "
-    "user's own items), NDCG/Hit@5/10/20 and GAUC",
+    "before it the validation target), 999 uniformly drawn negatives per target (RecBole's "
+    "sampler, which excludes only the target, unless the runs set `eval_negatives: unseen`: "
+    "then 999 distinct items the user never interacted with), NDCG/Hit@5/10/20 and GAUC",
     "full": "leave-one-out in time order (each user's last item is the test target, the one "
     "before it the validation target), full ranking over all items, NDCG/Hit@5/10/20",
 }

@@ -14,13 +14,27 @@ from recbole.data.dataloader import NegSampleEvalDataLoader, TrainDataLoader
 from recbole.data.interaction import Interaction
 from recbole.utils import EvaluatorType, ModelType
 
+from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.batching import LengthGroupedTrainDataLoader, length_grouping_applies
+from recbole_seedrec.data.unseen_negatives import OPTION as NEGATIVES_OPTION
+from recbole_seedrec.data.unseen_negatives import UnseenNegativeSampler
 from recbole_seedrec.registry import get_model
 
 CANDIDATE_FIELD = "candidate_items"
 
 
 class CandidateEvalDataLoader(NegSampleEvalDataLoader):
+    def __init__(self, config, dataset, sampler, shuffle=False, unseen_negatives=None):
+        """``unseen_negatives``: an :class:`UnseenNegativeSampler` that replaces RecBole's
+        sampler (``eval_negatives: unseen``), reseeded at the start of every pass."""
+        self._unseen_negatives = unseen_negatives
+        super().__init__(config, dataset, sampler, shuffle=shuffle)
+
+    def __iter__(self):
+        if self._unseen_negatives is not None:
+            self._unseen_negatives.reset()
+        return super().__iter__()
+
     def _init_batch_size_and_step(self):
         """Rows are not copied, so ``eval_batch_size`` counts rows, as in full-sort evaluation."""
         times, self.times = self.times, 1
@@ -37,6 +51,11 @@ class CandidateEvalDataLoader(NegSampleEvalDataLoader):
         user, keeps RecBole's per-user path.
         """
         if self.config["transform"] is not None or self.neg_sample_args.get("dynamic"):
+            if self._unseen_negatives is not None:
+                raise ConfigError(
+                    f"{NEGATIVES_OPTION}: unseen does not work with a data transform or dynamic "
+                    "negatives; unset one of them."
+                )
             return super().collate_fn(index)
         users = self.uid_list[np.asarray(index)]
         counts = self.uid2items_num[users]
@@ -44,6 +63,13 @@ class CandidateEvalDataLoader(NegSampleEvalDataLoader):
         offsets = np.cumsum(counts) - counts  # each user's first row within the batch
         data = self._dataset[np.repeat(firsts - offsets, counts) + np.arange(counts.sum())]
         user_ids, item_ids = data[self.uid_field].numpy(), data[self.iid_field].numpy()
+        if self._unseen_negatives is not None:
+            candidates = self._unseen_negatives.sample(user_ids)
+            candidates = torch.cat(
+                [data[self.iid_field].view(-1, 1), torch.from_numpy(candidates)], 1
+            )
+            data.update(Interaction({CANDIDATE_FIELD: candidates}))
+            return self._batch(data, counts)
         negatives = [
             self._sampler.sample_by_user_ids(
                 user_ids[start : start + n], item_ids[start : start + n], self.neg_sample_num
@@ -51,7 +77,11 @@ class CandidateEvalDataLoader(NegSampleEvalDataLoader):
             for start, n in zip(offsets, counts)
         ]
         self._neg_sample_by_point_wise_sampling(data, torch.cat(negatives, dim=1).flatten())
-        slots, per_user = torch.arange(len(users)), torch.from_numpy(counts)
+        return self._batch(data, counts)
+
+    def _batch(self, data, counts):
+        """RecBole's batch layout: user slot per candidate row and per positive, positives."""
+        slots, per_user = torch.arange(len(counts)), torch.from_numpy(counts)
         row_idx = torch.repeat_interleave(slots, per_user * self.times)
         return data, row_idx, torch.repeat_interleave(slots, per_user), data[self.iid_field]
 
@@ -79,8 +109,20 @@ def data_preparation(config, dataset, model_class=None):
         )
     if config["eval_type"] != EvaluatorType.RANKING:
         return tuple(loaders)
-    for i in (1, 2):
+    unseen = config[NEGATIVES_OPTION] == "unseen"
+    for i, phase in ((1, "valid"), (2, "test")):
         loader = loaders[i]
         if type(loader) is NegSampleEvalDataLoader and not loader.neg_sample_args.get("dynamic"):
-            loaders[i] = CandidateEvalDataLoader(config, loader._dataset, loader._sampler)
+            negatives = None
+            if unseen:
+                num = loader.neg_sample_args["sample_num"]
+                negatives = UnseenNegativeSampler(dataset, num, seed=(config["seed"], i))
+            loaders[i] = CandidateEvalDataLoader(
+                config, loader._dataset, loader._sampler, unseen_negatives=negatives
+            )
+        elif unseen:
+            raise ConfigError(
+                f"{NEGATIVES_OPTION}: unseen needs sampled evaluation without dynamic "
+                f"negatives; the {phase} data uses {type(loader).__name__}."
+            )
     return tuple(loaders)

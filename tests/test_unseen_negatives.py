@@ -1,0 +1,146 @@
+"""``eval_negatives: unseen``: distinct sampled negatives, none from the user's interactions."""
+
+import numpy as np
+import pytest
+import torch
+from recbole.data import create_dataset
+from recbole.model.sequential_recommender import SASRec
+from recbole.trainer import Trainer
+
+import recbole_seedrec  # noqa: F401  (runtime shims)
+from recbole_seedrec.config import Config, ConfigError
+from recbole_seedrec.data.candidates import CANDIDATE_FIELD, data_preparation
+from recbole_seedrec.data.unseen_negatives import UnseenNegativeSampler
+from recbole_seedrec.evaluate import evaluate_checkpoint
+from recbole_seedrec.quick_start import main, run_recbole_seedrec
+from recbole_seedrec.trainer import CandidateScoringMixin
+from tests.conftest import REDUCED_SEQUENTIAL
+
+LEAVE_ONE_OUT = {"split": {"LS": "valid_and_test"}, "order": "TO"}
+SETTINGS = {
+    **REDUCED_SEQUENTIAL,
+    "train_neg_sample_args": None,
+    "eval_args": {**LEAVE_ONE_OUT, "mode": "uni100"},
+    "metrics": ["NDCG", "Hit", "GAUC"],
+    "valid_metric": "NDCG@10",
+    "eval_batch_size": 300,  # several batches per pass
+}
+
+
+def build_config(**overrides):
+    return Config("SASRec", "ml-100k", config_dict={**SETTINGS, **overrides}, cmd_args=[])
+
+
+class _Table:
+    """The two fields the sampler reads from a RecBole data set."""
+
+    def __init__(self, users, items):
+        self.interaction = {"user_id": torch.tensor(users), "item_id": torch.tensor(items)}
+
+    def __getitem__(self, field):
+        return self.interaction[field]
+
+
+class _Dataset:
+    uid_field, iid_field = "user_id", "item_id"
+
+    def __init__(self, users, items, n_users, n_items):
+        self.inter_feat = _Table(users, items)
+        self.user_num, self.item_num = n_users, n_items
+
+
+def test_draws_are_distinct_unseen_and_repeat_after_reset():
+    rng = np.random.default_rng(0)
+    users = rng.integers(1, 50, 2000)
+    items = rng.integers(1, 300, 2000)
+    sampler = UnseenNegativeSampler(_Dataset(users, items, 50, 300), num=200, seed=3)
+    seen = {(u, i) for u, i in zip(users, items)}
+    batch = np.arange(1, 50)
+    first = sampler.sample(batch)
+    assert first.shape == (49, 200)
+    assert first.min() >= 1 and first.max() < 300
+    assert all(len(set(row)) == 200 for row in first)
+    assert not any((u, i) in seen for u, row in zip(batch, first) for i in row)
+    assert not np.array_equal(sampler.sample(batch), first)  # the stream moves on
+    sampler.reset()
+    assert np.array_equal(sampler.sample(batch), first)
+
+
+def test_draws_are_uniform_over_the_unseen_items():
+    """User 1 has seen items 1 and 2 of 1..10: each of the other 8 is drawn 3 / 8 of the time."""
+    sampler = UnseenNegativeSampler(_Dataset([1, 1], [1, 2], 2, 11), num=3, seed=0)
+    draws = sampler.sample(np.ones(40_000, dtype=np.int64))
+    counts = np.bincount(draws.ravel(), minlength=11)
+    assert counts[:3].sum() == 0
+    expected = 40_000 * 3 / 8
+    assert np.abs(counts[3:] - expected).max() < 0.03 * expected
+
+
+def test_too_few_unseen_items_names_the_options():
+    with pytest.raises(ConfigError, match="uniN.*eval_negatives: recbole"):
+        UnseenNegativeSampler(_Dataset([1] * 8, list(range(1, 9)), 2, 11), num=3, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"eval_negatives": "seen"}, "eval_negatives is 'seen'"),
+        ({"eval_negatives": "unseen", "eval_args": {**LEAVE_ONE_OUT, "mode": "full"}}, "full"),
+        ({"eval_negatives": "unseen", "eval_args": {**LEAVE_ONE_OUT, "mode": "pop100"}}, "pop100"),
+    ],
+)
+def test_config_refuses_what_cannot_work(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        build_config(**overrides)
+
+
+@pytest.fixture(scope="module")
+def unseen_run():
+    config = build_config(eval_negatives="unseen")
+    dataset = create_dataset(config)
+    return config, dataset, data_preparation(config, dataset)
+
+
+def test_loader_gives_the_target_then_unseen_negatives(unseen_run):
+    _, dataset, (_, valid, test) = unseen_run
+    seen = set(zip(dataset.inter_feat["user_id"].tolist(), dataset.inter_feat["item_id"].tolist()))
+    for loader in (valid, test):
+        passes = [list(loader), list(loader)]
+        for (data, *_), (again, *_) in zip(*passes):
+            candidates = data[CANDIDATE_FIELD]
+            assert torch.equal(candidates, again[CANDIDATE_FIELD])  # every pass alike
+            assert torch.equal(candidates[:, 0], data["item_id"])
+            negatives = candidates[:, 1:]
+            assert negatives.shape[1] == 100
+            assert all(len(set(row)) == 100 for row in negatives.tolist())
+            users = data["user_id"].tolist()
+            assert not any((u, i) in seen for u, row in zip(users, negatives.tolist()) for i in row)
+    first_valid, first_test = next(iter(valid))[0], next(iter(test))[0]
+    assert not torch.equal(first_valid[CANDIDATE_FIELD][:, 1:], first_test[CANDIDATE_FIELD][:, 1:])
+
+
+def test_evaluation_reads_the_unseen_candidates(unseen_run):
+    """The rank of the target among its own 101 candidates gives the reported Hit@10."""
+    config, _, (train, _, test) = unseen_run
+    model = SASRec(config, train._dataset).eval()
+    trainer = type("T", (CandidateScoringMixin, Trainer), {})(config, model)
+    result = trainer.evaluate(test, load_best_model=False)
+    hits = []
+    with torch.no_grad():
+        for data, *_ in test:
+            scores = model.full_sort_predict(data).gather(1, data[CANDIDATE_FIELD])
+            higher = (scores[:, 1:] > scores[:, :1]).sum(1)
+            hits.append(higher < 10)
+    assert result["hit@10"] == pytest.approx(torch.cat(hits).float().mean().item(), abs=1e-4)
+
+
+def test_evaluate_command_rereads_a_checkpoint_with_unseen_negatives(tmp_path, capsys):
+    run = run_recbole_seedrec(
+        "SASRec", "ml-100k", config_dict={**SETTINGS, "checkpoint_dir": str(tmp_path)}, cmd_args=[]
+    )
+    unseen = evaluate_checkpoint(run["model_file"], {"eval_negatives": "unseen"})
+    assert evaluate_checkpoint(run["model_file"], {"eval_negatives": "unseen"}) == unseen
+    assert unseen["test_result"] != evaluate_checkpoint(run["model_file"])["test_result"]
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "--model-file", run["model_file"], "--eval_negatives=distinct"])
+    assert stop.value.code == 2 and "eval_negatives is 'distinct'" in capsys.readouterr().err
