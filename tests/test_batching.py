@@ -4,10 +4,15 @@ from collections import Counter
 
 import pytest
 import torch
+from recbole.data.interaction import Interaction
 from recbole.model.sequential_recommender import BERT4Rec
 
 from recbole_seedrec.config import ConfigError
-from recbole_seedrec.data.batching import LengthGroupedTrainDataLoader, length_grouping_applies
+from recbole_seedrec.data.batching import (
+    LengthGroupedTrainDataLoader,
+    length_grouping_applies,
+    predict_by_length,
+)
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
 from recbole_seedrec.registry import get_model
 from tests.seedrec_data import NAME, VARIANTS, build_model, make_config
@@ -141,3 +146,23 @@ def test_the_entry_point_groups_training_batches_unless_asked_not_to(synthetic):
         config = make_config("SeeDRecSASRec", synthetic["root"], NAME, train_batching=choice)
         train, _, _ = data_preparation(config, create_dataset(config))
         assert type(train) is expected
+
+
+def test_predict_by_length_can_keep_only_some_columns():
+    """Gathering inside each length group gives the columns of the assembled score matrix."""
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.randint(1, 9, (23,), generator=generator)
+    sequences = torch.randint(1, 50, (23, 8), generator=generator)
+    sequences[torch.arange(8) >= lengths.unsqueeze(1)] = 0
+    rows = Interaction({"item_id_list": sequences, "item_length": lengths})
+    weights = torch.randn(8, 40, generator=generator)
+
+    def predict(group):  # reads only each row's items, like a model exact under trimming
+        width = group["item_id_list"].shape[1]
+        return group["item_id_list"].float() @ weights[:width]
+
+    full = predict_by_length(predict, rows, "item_length", ["item_id_list"], group_rows=5)
+    columns = torch.randint(0, 40, (23, 6), generator=generator)
+    kept = predict_by_length(predict, rows, "item_length", ["item_id_list"], 5, columns)
+    torch.testing.assert_close(kept, full.gather(1, columns))
+    torch.testing.assert_close(full, predict(rows))

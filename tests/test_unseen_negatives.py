@@ -56,14 +56,20 @@ def test_draws_are_distinct_unseen_and_repeat_after_reset():
     sampler = UnseenNegativeSampler(_Dataset(users, items, 50, 300), num=200, seed=3)
     seen = {(u, i) for u, i in zip(users, items)}
     batch = np.arange(1, 50)
+
+    def check(negatives):
+        assert negatives.shape == (49, 200)
+        assert negatives.min() >= 1 and negatives.max() < 300
+        assert all(len(set(row)) == 200 for row in negatives)
+        assert not any((u, i) in seen for u, row in zip(batch, negatives) for i in row)
+
     first = sampler.sample(batch)
-    assert first.shape == (49, 200)
-    assert first.min() >= 1 and first.max() < 300
-    assert all(len(set(row)) == 200 for row in first)
-    assert not any((u, i) in seen for u, row in zip(batch, first) for i in row)
+    check(first)
     assert not np.array_equal(sampler.sample(batch), first)  # the stream moves on
     sampler.reset()
     assert np.array_equal(sampler.sample(batch), first)
+    sampler._block_rows = 7  # a large catalogue: the seen-mask is built a few rows at a time
+    check(sampler.sample(batch))
 
 
 def test_draws_are_uniform_over_the_unseen_items():

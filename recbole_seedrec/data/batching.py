@@ -70,13 +70,16 @@ def trim_to_longest(interaction, length_field, list_fields):
     return interaction
 
 
-def predict_by_length(predict, rows, length_field, list_fields, group_rows=256):
+def predict_by_length(predict, rows, length_field, list_fields, group_rows=256, columns=None):
     """``predict(rows)`` with rows of similar length run together, each group trimmed to its
-    longest row; the outputs come back in the rows' order."""
+    longest row; the outputs come back in the rows' order. With ``columns`` (``[rows, k]``
+    indices) each group keeps only its rows' columns, so no ``[rows, n_items]`` is assembled."""
     order = torch.argsort(rows[length_field].cpu(), stable=True)
     outputs = None
     for group in torch.split(order, group_rows):
         scores = predict(trim_to_longest(rows[group], length_field, list_fields))
+        if columns is not None:
+            scores = scores.gather(1, columns[group.to(columns.device)])
         if outputs is None:
             outputs = scores.new_empty((len(order), *scores.shape[1:]))
         outputs[group.to(outputs.device)] = scores

@@ -21,9 +21,11 @@ class UnseenNegativeSampler:
         self.n_items = dataset.item_num
         users = dataset.inter_feat[dataset.uid_field].numpy().astype(np.int64)
         items = dataset.inter_feat[dataset.iid_field].numpy().astype(np.int64)
-        self._seen = np.unique(users * self.n_items + items)  # sorted (user, item) keys
-        seen_per_user = np.bincount(self._seen // self.n_items, minlength=dataset.user_num)
-        most_seen = int(seen_per_user.max()) if len(seen_per_user) else 0
+        seen = np.unique(users * self.n_items + items)  # sorted (user, item) keys
+        self._seen_items = seen % self.n_items  # each user's items, users in order
+        per_user = np.bincount(seen // self.n_items, minlength=dataset.user_num)
+        self._first_seen = np.concatenate([[0], np.cumsum(per_user)])
+        most_seen = int(per_user.max()) if len(per_user) else 0
         if self.n_items - 1 - most_seen < num:  # id 0 is padding
             from recbole_seedrec.config import ConfigError  # config.py imports this module
 
@@ -34,39 +36,55 @@ class UnseenNegativeSampler:
             )
         self.num = num
         self.seed = seed
+        # Rows per block, so that a block's [rows, n_items] seen-mask stays near 16 MB.
+        self._block_rows = max(1, (1 << 24) // self.n_items)
         self.reset()
 
     def reset(self):
         self._rng = np.random.default_rng(self.seed)
 
-    def _seen_mask(self, keys):
-        slots = np.searchsorted(self._seen, keys).clip(max=len(self._seen) - 1)
-        return self._seen[slots] == keys
-
     def sample(self, user_ids):
+        """``[rows, num]`` negatives for the users of ``user_ids``, one row each."""
+        user_ids = np.asarray(user_ids, dtype=np.int64)
+        blocks = range(0, len(user_ids), self._block_rows)
+        parts = [self._sample_block(user_ids[start : start + self._block_rows]) for start in blocks]
+        return np.concatenate(parts) if parts else np.empty((0, self.num), dtype=np.int64)
+
+    def _sample_block(self, user_ids):
         """Uniform draws with rejection: a draw is kept unless the user has seen it or it
         repeats an earlier draw of its row; each row keeps its first ``num`` kept draws."""
-        user_ids = np.asarray(user_ids, dtype=np.int64)
+        seen = self._seen_mask(user_ids)
         negatives = np.empty((len(user_ids), self.num), dtype=np.int64)
         pending = np.arange(len(user_ids))
         width = self.num + self.num // 8 + 16
         while len(pending):
             draws = self._rng.integers(1, self.n_items, size=(len(pending), width))
-            kept = ~self._seen_mask(user_ids[pending, None] * self.n_items + draws)
+            kept = ~np.take_along_axis(seen[pending], draws, axis=1)
             kept &= ~_repeats_earlier_draw(draws)
-            enough = kept.sum(axis=1) >= self.num
-            first_kept = np.argsort(~kept[enough], axis=1, kind="stable")[:, : self.num]
-            negatives[pending[enough]] = np.take_along_axis(draws[enough], first_kept, axis=1)
+            kept_so_far = np.cumsum(kept, axis=1)
+            enough = kept_so_far[:, -1] >= self.num
+            chosen = kept[enough] & (kept_so_far[enough] <= self.num)
+            negatives[pending[enough]] = draws[enough][chosen].reshape(-1, self.num)
             pending, width = pending[~enough], width * 2
         return negatives
+
+    def _seen_mask(self, user_ids):
+        """``[rows, n_items]``: True at the items each row's user interacted with."""
+        starts, ends = self._first_seen[user_ids], self._first_seen[user_ids + 1]
+        counts = ends - starts
+        offsets = np.cumsum(counts) - counts
+        positions = np.repeat(starts - offsets, counts) + np.arange(counts.sum())
+        mask = np.zeros((len(user_ids), self.n_items), dtype=bool)
+        mask[np.repeat(np.arange(len(user_ids)), counts), self._seen_items[positions]] = True
+        return mask
 
 
 def _repeats_earlier_draw(draws):
     """True where a row's value already occurred earlier in that row."""
-    order = np.argsort(draws, axis=1, kind="stable")  # equal values keep their draw order
-    ordered = np.take_along_axis(draws, order, axis=1)
-    repeat_in_order = np.zeros(draws.shape, dtype=bool)
-    repeat_in_order[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
-    repeats = np.empty_like(repeat_in_order)
-    np.put_along_axis(repeats, order, repeat_in_order, axis=1)
+    width = draws.shape[1]
+    keys = np.sort(draws * width + np.arange(width), axis=1)  # by value, then draw position
+    values, positions = np.divmod(keys, width)
+    repeats = np.zeros(draws.shape, dtype=bool)
+    rows = np.arange(len(draws))[:, None]
+    repeats[rows, positions[:, 1:]] = values[:, 1:] == values[:, :-1]
     return repeats

@@ -120,8 +120,7 @@ class CandidateScoringMixin:
         )
         parts = []
         for part, part_candidates in self._chunks(rows, candidates):
-            full = self._predict_all_items(part)
-            parts.append(full.gather(1, part_candidates.to(self.device)))
+            parts.append(self._predict_all_items(part, part_candidates.to(self.device)))
         row_scores = torch.cat(parts)  # [rows, 1 + N]
         if self._collector_reads_only_ranks() and len(torch.unique(positive_u)) == len(positive_u):
             return (
@@ -155,11 +154,12 @@ class CandidateScoringMixin:
         finally:
             del model.full_sort_predict
 
-    def _predict_all_items(self, rows):
-        """``full_sort_predict`` as ``[rows, n_items]``. RecBole pads every evaluated row to
-        ``MAX_ITEM_LIST_LENGTH``; for a model exact under trimming (the rule of training's
-        length-grouped batches), rows of similar length run together, each group cut to its
-        longest row: the same scores for less work."""
+    def _predict_all_items(self, rows, columns=None):
+        """``full_sort_predict`` as ``[rows, n_items]``, or only its ``columns`` (``[rows, k]``
+        item ids). RecBole pads every evaluated row to ``MAX_ITEM_LIST_LENGTH``; for a model
+        exact under trimming (the rule of training's length-grouped batches), rows of similar
+        length run together, each group cut to its longest row: the same scores for less
+        work."""
         rows = rows.to(self.device)
         full_sort_predict = type(self.model).full_sort_predict  # never the shadow above
 
@@ -168,10 +168,11 @@ class CandidateScoringMixin:
 
         length_field = self.config["ITEM_LIST_LENGTH_FIELD"]
         if length_field not in rows or not length_grouping_applies(self.config, type(self.model)):
-            return predict(rows)
+            scores = predict(rows)
+            return scores if columns is None else scores.gather(1, columns)
         list_fields = padded_list_fields(self.config, rows)
         return predict_by_length(
-            predict, rows, length_field, list_fields, group_rows=self.length_group_rows
+            predict, rows, length_field, list_fields, self.length_group_rows, columns
         )
 
     def _collector_reads_only_ranks(self):
