@@ -140,13 +140,30 @@ def test_evaluation_reads_the_unseen_candidates(unseen_run):
     assert result["hit@10"] == pytest.approx(torch.cat(hits).float().mean().item(), abs=1e-4)
 
 
-def test_evaluate_command_rereads_a_checkpoint_with_unseen_negatives(tmp_path, capsys):
-    run = run_recbole_seedrec(
-        "SASRec", "ml-100k", config_dict={**SETTINGS, "checkpoint_dir": str(tmp_path)}, cmd_args=[]
-    )
-    unseen = evaluate_checkpoint(run["model_file"], {"eval_negatives": "unseen"})
-    assert evaluate_checkpoint(run["model_file"], {"eval_negatives": "unseen"}) == unseen
-    assert unseen["test_result"] != evaluate_checkpoint(run["model_file"])["test_result"]
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    saved = tmp_path_factory.mktemp("saved")
+    settings = {**SETTINGS, "checkpoint_dir": str(saved)}
+    return run_recbole_seedrec("SASRec", "ml-100k", config_dict=settings, cmd_args=[])["model_file"]
+
+
+def test_evaluate_command_rereads_a_checkpoint_with_unseen_negatives(checkpoint, capsys):
+    unseen = evaluate_checkpoint(checkpoint, {"eval_negatives": "unseen"})
+    assert evaluate_checkpoint(checkpoint, {"eval_negatives": "unseen"}) == unseen
+    assert unseen["test_result"] != evaluate_checkpoint(checkpoint)["test_result"]
     with pytest.raises(SystemExit) as stop:
-        main(["evaluate", "--model-file", run["model_file"], "--eval_negatives=distinct"])
+        main(["evaluate", "--model-file", checkpoint, "--eval_negatives=distinct"])
     assert stop.value.code == 2 and "eval_negatives is 'distinct'" in capsys.readouterr().err
+
+
+def test_negatives_benchmark_reads_both_samplers_as_the_evaluate_command(checkpoint):
+    from benchmarks.negatives_effect import evaluate_both
+
+    both = evaluate_both(checkpoint, None)
+    recbole = evaluate_checkpoint(checkpoint)["test_result"]
+    unseen = evaluate_checkpoint(checkpoint, {"eval_negatives": "unseen"})["test_result"]
+    assert both["recbole"] == {k: recbole[k] for k in both["recbole"]}
+    assert both["unseen"] == {k: unseen[k] for k in both["unseen"]}
+    defects = both["recbole_candidates"]
+    # ml-100k users rated 106 of 1,682 items on average: 100 uniform draws often hit one.
+    assert defects["users"] == 943 and 0.5 < defects["history"] < 1 and 0 < defects["repeat"] < 1

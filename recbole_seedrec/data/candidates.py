@@ -113,16 +113,23 @@ def data_preparation(config, dataset, model_class=None):
     for i, phase in ((1, "valid"), (2, "test")):
         loader = loaders[i]
         if type(loader) is NegSampleEvalDataLoader and not loader.neg_sample_args.get("dynamic"):
-            negatives = None
-            if unseen:
-                num = loader.neg_sample_args["sample_num"]
-                negatives = UnseenNegativeSampler(dataset, num, seed=(config["seed"], i))
-            loaders[i] = CandidateEvalDataLoader(
-                config, loader._dataset, loader._sampler, unseen_negatives=negatives
-            )
+            loaders[i] = candidate_loader(config, dataset, loader, phase, unseen)
         elif unseen:
             raise ConfigError(
                 f"{NEGATIVES_OPTION}: unseen needs sampled evaluation without dynamic "
                 f"negatives; the {phase} data uses {type(loader).__name__}."
             )
     return tuple(loaders)
+
+
+def candidate_loader(config, dataset, loader, phase, unseen):
+    """``loader`` (RecBole's sampled ``phase`` loader) as a :class:`CandidateEvalDataLoader`,
+    drawing from RecBole's sampler, or with ``unseen`` from an :class:`UnseenNegativeSampler`
+    over the whole ``dataset`` seeded from ``(seed, phase)``."""
+    negatives = None
+    if unseen:
+        seed = (config["seed"], ("valid", "test").index(phase) + 1)
+        negatives = UnseenNegativeSampler(dataset, loader.neg_sample_args["sample_num"], seed)
+    return CandidateEvalDataLoader(
+        config, loader._dataset, loader._sampler, unseen_negatives=negatives
+    )
