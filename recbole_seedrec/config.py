@@ -10,6 +10,7 @@ from recbole.utils import EvaluatorType, InputType, ModelType
 from recbole_seedrec.data.batching import BATCHING_CHOICES
 from recbole_seedrec.data.unseen_negatives import CHOICES as NEGATIVES_CHOICES
 from recbole_seedrec.data.unseen_negatives import OPTION as NEGATIVES_OPTION
+from recbole_seedrec.model.layers.activation import OPTION as NATIVE_GELU_OPTION
 from recbole_seedrec.model.layers.softmax_loss import OPTION as FUSED_CE_OPTION
 from recbole_seedrec.registry import get_model, is_own_model
 
@@ -179,7 +180,7 @@ class Config(RecBoleConfig):
         self._check_dataset_files()
         self._check_valid_metric()
         self._check_train_batching()
-        self._check_fused_cross_entropy()
+        self._check_switches()
         self._check_eval_negatives()
         self._load_required_item_fields()
         self._check_few_shot()
@@ -215,12 +216,20 @@ class Config(RecBoleConfig):
                 "(auto: length-grouped batches for models that are exact under trimming)."
             )
 
-    def _check_fused_cross_entropy(self):
-        value = self.final_config_dict.get(FUSED_CE_OPTION)
+    def _check_switches(self):
+        self._check_switch(
+            FUSED_CE_OPTION, "CE's backward in one pass over the logits", "PyTorch's cross_entropy"
+        )
+        self._check_switch(
+            NATIVE_GELU_OPTION, "PyTorch's one-op gelu", "RecBole's gelu, built from five ops"
+        )
+
+    def _check_switch(self, option, when_on, when_off):
+        """An on/off option of this package: unset (on), True or False."""
+        value = self.final_config_dict.get(option)
         if value is not None and not isinstance(value, bool):
             raise ConfigError(
-                f"{FUSED_CE_OPTION} is {value!r}; give True (default: CE's backward in one pass "
-                "over the logits) or False (PyTorch's cross_entropy)."
+                f"{option} is {value!r}; give True (default: {when_on}) or False ({when_off})."
             )
 
     def _check_eval_negatives(self):

@@ -13,6 +13,8 @@ from recbole_seedrec.config import Config, ConfigError, check_eval_negatives, ch
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.few_shot import few_shot_users
+from recbole_seedrec.model.layers.activation import OPTION as NATIVE_GELU_OPTION
+from recbole_seedrec.model.layers.activation import use_native_gelu
 from recbole_seedrec.model.layers.softmax_loss import OPTION as FUSED_CE_OPTION
 from recbole_seedrec.model.layers.softmax_loss import use_fused_cross_entropy
 from recbole_seedrec.registry import UnknownModelError, get_model, get_trainer
@@ -40,6 +42,8 @@ def build_model_and_trainer(config, train_data):
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     if config[FUSED_CE_OPTION] is not False:  # unset: on
         use_fused_cross_entropy(model)
+    if config[NATIVE_GELU_OPTION] is not False:  # unset: on
+        use_native_gelu(model)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     return model, trainer
 
