@@ -223,3 +223,43 @@ def test_one_epoch_on_ml100k(tmp_path, overrides, cmd_args):
     )
     assert result["test_result"] and all(math.isfinite(v) for v in result["test_result"].values())
     assert math.isfinite(result["best_valid_score"])
+
+
+@pytest.mark.parametrize("model_name", ["CL4SRec", "SeeDRecCL4SRec"])
+def test_backward_in_parts_gives_the_one_backward_gradients(synthetic, model_name):
+    """Training mode, dropout on: the same random draws, loss value and parameter gradients,
+    with the gradients zeroed after ``calculate_loss`` (nothing is written to ``.grad`` early)."""
+    from recbole_seedrec.quick_start import build_model_and_trainer
+    from tests.seedrec_data import NAME, build_data, make_config
+
+    results = {}
+    for in_parts in (True, False):
+        config = make_config(model_name, synthetic["root"], NAME, cl_backward_in_parts=in_parts)
+        data = build_data(config)
+        model, _ = build_model_and_trainer(config, data["train"])
+        if model_name.startswith("SeeDRec"):
+            model.freeze_s2idm()  # S2IDM untrained: the same interest both times
+        model.train()
+        assert model.backward_in_parts() is in_parts
+        batch = next(iter(data["train"]))
+        torch.manual_seed(7)
+        loss = model.calculate_loss(batch)
+        model.zero_grad(set_to_none=True)
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        results[in_parts] = loss.detach(), grads
+    (loss, grads), (expected_loss, expected) = results[True], results[False]
+    torch.testing.assert_close(loss, expected_loss)
+    assert grads.keys() == expected.keys() and any("prompt" in n for n in grads) == (
+        model_name == "SeeDRecCL4SRec"
+    )
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, expected[name], rtol=1e-4, atol=1e-7, msg=name)
+
+
+def test_backward_in_parts_takes_a_bool(synthetic):
+    from tests.seedrec_data import NAME, build_data, make_config
+
+    config = make_config("CL4SRec", synthetic["root"], NAME, cl_backward_in_parts="yes")
+    with pytest.raises(ConfigError, match="cl_backward_in_parts is 'yes'"):
+        get_model("CL4SRec")(config, build_data(config)["train"]._dataset)
