@@ -4,12 +4,12 @@ Usage:
     python benchmarks/epoch_time.py [--dataset ml-100k] [--data-path DIR] [--repeats 5]
         [--max-batches N] [--hidden-size 64] [--max-len 20] [--threads N] [--pairs sasrec gru4rec]
         [--cache-sample-rows N] [--no-anomaly] [--batching auto|random]
-        [--cross-entropy fused_ce|pytorch_ce] [--profile N]
+        [--cross-entropy fused_ce|pytorch_ce] [--gelu native_gelu|recbole_gelu] [--profile N]
 
 Per pair (SASRec vs SeeDRecSASRec, GRU4Rec vs SeeDRecGRU4Rec; ``batching``, ``seedrec-batching``
 and ``diffurec-batching``: one model on RecBole's padded batches vs length-grouped ones;
-``cross-entropy``: PyTorch's cross-entropy vs the fused one; ``stock``: RecBole's training path,
-both at once, vs this package's), both models are built on the same interactions, split,
+``cross-entropy``: PyTorch's cross-entropy vs the fused one; ``gelu``: RecBole's feed-forward
+gelu vs PyTorch's; ``stock``: RecBole's training path, all three at once, vs this package's), both models are built on the same interactions, split,
 backbone settings, ``train_batch_size`` and seed. SeeDRec's one-off
 stages run first and are timed apart: the raw prefix vectors, the S2IDM stage (a few epochs are
 enough for timing) and the interest cache (S2IDM's reverse process over every history row;
@@ -44,29 +44,48 @@ from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.model.layers.interest import InterestCache
 from recbole_seedrec.quick_start import build_model_and_trainer
 
-# Each entry: (baseline, candidate). ``Model[a,b]`` sets that run's ``train_batching`` (auto,
-# length_grouped, random) and its cross-entropy (fused_ce, pytorch_ce: ``fused_cross_entropy``);
-# what a label leaves out comes from ``--batching`` and ``--cross-entropy``. ``stock``: RecBole's
-# training path (padded random batches, PyTorch's cross-entropy) against this package's.
+# Each entry: (baseline, candidate). ``Model[a,b,c]`` sets that run's ``train_batching`` (auto,
+# length_grouped, random), its cross-entropy (fused_ce, pytorch_ce: ``fused_cross_entropy``) and
+# its feed-forward gelu (native_gelu, recbole_gelu: ``native_gelu``); what a label leaves out
+# comes from ``--batching``, ``--cross-entropy`` and ``--gelu``. ``stock``: RecBole's training
+# path (padded random batches, PyTorch's cross-entropy, RecBole's gelu) against this package's.
 PAIRS = {
     "sasrec": ("SASRec", "SeeDRecSASRec"),
     "gru4rec": ("GRU4Rec", "SeeDRecGRU4Rec"),
-    "stock": ("SASRec[random,pytorch_ce]", "SASRec[length_grouped,fused_ce]"),
+    "stock": (
+        "SASRec[random,pytorch_ce,recbole_gelu]",
+        "SASRec[length_grouped,fused_ce,native_gelu]",
+    ),
     "batching": ("SASRec[random]", "SASRec[length_grouped]"),
     "cross-entropy": ("SASRec[pytorch_ce]", "SASRec[fused_ce]"),
+    "gelu": ("SASRec[recbole_gelu]", "SASRec[native_gelu]"),
     "seedrec-batching": ("SeeDRecSASRec[random]", "SeeDRecSASRec[length_grouped]"),
     "diffurec-batching": ("DiffuRec[random]", "DiffuRec[length_grouped]"),
 }
-CROSS_ENTROPY = {"fused_ce": True, "pytorch_ce": False}
+BATCHING_LABELS = ("auto", "length_grouped", "random")
+# Label word -> (config option, value), and the command-line option giving the default.
+SWITCHES = {
+    "fused_ce": ("fused_cross_entropy", True),
+    "pytorch_ce": ("fused_cross_entropy", False),
+    "native_gelu": ("native_gelu", True),
+    "recbole_gelu": ("native_gelu", False),
+}
+SWITCH_DEFAULTS = {"fused_cross_entropy": "cross_entropy", "native_gelu": "gelu"}
 
 
 def model_and_settings(label, args):
-    """``(model, train_batching, fused_cross_entropy)`` of a label."""
+    """``(model, config options)`` of a label: ``train_batching`` and the switches."""
     model, _, bracket = label.partition("[")
-    settings = [s for s in bracket.rstrip("]").split(",") if s]
-    batching = next((s for s in settings if s not in CROSS_ENTROPY), args.batching)
-    cross_entropy = next((s for s in settings if s in CROSS_ENTROPY), args.cross_entropy)
-    return model, batching, CROSS_ENTROPY[cross_entropy]
+    words = [s for s in bracket.rstrip("]").split(",") if s]
+    unknown = [w for w in words if w not in SWITCHES and w not in BATCHING_LABELS]
+    if unknown:
+        raise ValueError(f"{label}: unknown setting(s) {unknown}")
+    batching = next((w for w in words if w in BATCHING_LABELS), args.batching)
+    settings = {"train_batching": batching}
+    for option, arg_name in SWITCH_DEFAULTS.items():
+        word = next((w for w in words if SWITCHES.get(w, ("",))[0] == option), None)
+        settings[option] = SWITCHES[word or getattr(args, arg_name)][1]
+    return model, settings
 
 
 # Only training is timed; full-ranking evaluation builds no negative samplers.
@@ -125,7 +144,7 @@ def data_settings(model, args):
 
 
 def build(label, pair, args, workdir):
-    model, batching, fused_cross_entropy = model_and_settings(label, args)
+    model, settings = model_and_settings(label, args)
     config_dict = {
         **backbone_settings(pair, args),
         **data_settings(model, args),
@@ -138,8 +157,7 @@ def build(label, pair, args, workdir):
         "seed": args.seed,
         "reproducibility": True,
         "show_progress": False,
-        "train_batching": batching,
-        "fused_cross_entropy": fused_cross_entropy,
+        **settings,
         "checkpoint_dir": os.path.join(workdir, "saved"),
         "s2idm_epochs": args.s2idm_epochs,
         "s2idm_save_path": os.path.join(workdir, f"{label}-s2idm.pth"),
@@ -363,14 +381,20 @@ def build_parser():
     parser.add_argument(
         "--batching",
         default="auto",
-        choices=["auto", "length_grouped", "random"],
+        choices=BATCHING_LABELS,
         help="train_batching: length-grouped, trimmed batches (auto) or RecBole's (random)",
     )
     parser.add_argument(
         "--cross-entropy",
         default="fused_ce",
-        choices=sorted(CROSS_ENTROPY),
+        choices=["fused_ce", "pytorch_ce"],
         help="the CE loss's backward: fused (the entry point's default) or PyTorch's",
+    )
+    parser.add_argument(
+        "--gelu",
+        default="native_gelu",
+        choices=["native_gelu", "recbole_gelu"],
+        help="the feed-forward gelu: PyTorch's (the entry point's default) or RecBole's",
     )
     parser.add_argument(
         "--cache-sample-rows",

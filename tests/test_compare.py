@@ -349,6 +349,26 @@ def test_epoch_time_profile_names_where_a_batch_goes(tiny, monkeypatch, capsys):
     assert any(" aten::mm" in line or " aten::addmm" in line for line in printed.splitlines())
 
 
+def test_epoch_time_labels_set_batching_and_switches():
+    epoch_time = costs._benchmark_module("epoch_time")
+    defaults = epoch_time.build_parser().parse_args([])
+    stock, ours = (
+        epoch_time.model_and_settings(label, defaults) for label in epoch_time.PAIRS["stock"]
+    )
+    assert stock == (
+        "SASRec",
+        {"train_batching": "random", "fused_cross_entropy": False, "native_gelu": False},
+    )
+    assert ours == (
+        "SASRec",
+        {"train_batching": "length_grouped", "fused_cross_entropy": True, "native_gelu": True},
+    )
+    recbole_gelu = epoch_time.build_parser().parse_args(["--gelu", "recbole_gelu"])
+    assert epoch_time.model_and_settings("SASRec[random]", recbole_gelu)[1]["native_gelu"] is False
+    with pytest.raises(ValueError, match="unknown setting"):
+        epoch_time.model_and_settings("SASRec[fast]", defaults)
+
+
 def test_sampled_eval_speedup_reuses_the_benchmark_and_agrees_with_recbole():
     measured = costs.sampled_eval_speedup(quick=True, mode="uni10")  # uni999 in the command
     assert measured["identical_metrics"] is True  # the same negatives, the same metrics
