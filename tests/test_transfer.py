@@ -330,3 +330,39 @@ def test_runs_made_with_other_target_inputs_stop_the_command_before_the_source_t
     (runs / "SASRec-seed2020.json").write_text(json.dumps(other))
     assert transfer.main(argv) == 2
     assert "holds runs made with other inputs" in capsys.readouterr().err
+
+
+def test_report_only_rebuilds_the_report_from_records_when_the_source_artifact_is_gone(
+    synthetic, target, tmp_path, capsys
+):
+    yaml_file = tmp_path / "tiny.yaml"
+    yaml_file.write_text(json.dumps({k: v for k, v in SYNTHETIC.items() if k != "seed"}))
+    argv = ["--source", NAME, "--target", TARGET, "--data-path", str(synthetic["root"]),
+            "--out", str(tmp_path), "--sememe-field", "category_sememes", "--seeds", "1",
+            "--config_files", str(yaml_file)]  # fmt: skip
+    assert transfer.main(argv + ["--report-only"]) == 2
+    assert "--report-only: neither the source S2IDM" in capsys.readouterr().err
+
+    args, extra = transfer.build_parser().parse_known_args(argv)
+    layout = transfer.Layout(args.out, "transfer", transfer.stem(args))
+    source = {**transfer.plan_source(args, extra, layout), "sha256": "ab" * 32}
+    artifact = Path(source["path"])  # trained once, its record kept, the artifact not
+    artifact.parent.mkdir(parents=True)
+    transfer.write_json_atomic(artifact.with_suffix(".json"), source)
+    plan = transfer.make_transfer_plan(args, extra, layout, source)
+    record = {"model": "SASRec", "seed": 2020, "test": {"ndcg@10": 0.2, "hit@10": 0.3},
+              "valid": {}, "best_epoch": 1, "epochs_run": 2, "wall_s": 3.0,
+              "peak_rss_mib": 1.0, "parameters": {}, "config": plan.configs["SASRec"],
+              "fingerprint": plan.fingerprint, "inputs": plan.inputs}  # fmt: skip
+    transfer.write_json_atomic(layout.record("SASRec", 2020), record)
+
+    assert transfer.main(argv + ["--report-only"]) == 0
+    assert "(no run)" in capsys.readouterr().out
+    assert not artifact.exists() and not (layout.logs / "source-s2idm").exists()
+    text = layout.markdown.read_text()
+    assert "| `SASRec` | target SASRec |" in text
+    assert f"python benchmarks/transfer.py --source {NAME}" in text and "--report-only" not in text
+    other = {**source, "sha256": "cd" * 32}  # a record of another artifact: the runs are not its
+    transfer.write_json_atomic(artifact.with_suffix(".json"), other)
+    assert transfer.main(argv + ["--report-only"]) == 2
+    assert "holds runs made with other inputs" in capsys.readouterr().err
