@@ -90,6 +90,23 @@ def build_model(config, data):
     return get_model(config["model"])(config, data["train"]._dataset)
 
 
+def entry_point_models(model, root, name, option):
+    """``{value: (model, data)}`` built through the entry point with ``option`` True and False,
+    in eval mode (no dropout), a SeeDRec model's untrained S2IDM frozen: both compute the same
+    thing, so a switch that keeps the function can be compared output for output."""
+    from recbole_seedrec.quick_start import build_model_and_trainer
+
+    built = {}
+    for value in (True, False):
+        config = make_config(model, root, name, **{option: value})
+        data = build_data(config)
+        built_model, _ = build_model_and_trainer(config, data["train"])
+        if model.startswith("SeeDRec"):
+            built_model.freeze_s2idm()
+        built[value] = (built_model.eval(), data)
+    return built
+
+
 def write_default(root, name):
     """The default synthetic data set under ``root``: {"root", "name", "histories", "sememes"}."""
     histories, sememes = default_histories(), default_sememes()

@@ -7,8 +7,7 @@ from recbole.model.layers import FeedForward
 
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.model.layers.activation import use_native_gelu
-from recbole_seedrec.quick_start import build_model_and_trainer
-from tests.seedrec_data import NAME, build_data, make_config
+from tests.seedrec_data import NAME, entry_point_models, make_config
 
 
 def feed_forward(act="gelu"):
@@ -42,15 +41,11 @@ def test_other_activations_are_left_alone():
 @pytest.mark.parametrize("model_name", ["SASRec", "CL4SRec", "SeeDRecSASRec"])
 def test_entry_point_gives_every_layer_pytorchs_gelu_unless_told_not_to(synthetic, model_name):
     scores = {}
-    for native in (True, False):
-        config = make_config(model_name, synthetic["root"], NAME, native_gelu=native)
-        data = build_data(config)
-        model, _ = build_model_and_trainer(config, data["train"])
+    for native, (model, data) in entry_point_models(
+        model_name, synthetic["root"], NAME, "native_gelu"
+    ).items():
         layers = [m for m in model.modules() if isinstance(m, FeedForward)]
         assert layers and all((m.intermediate_act_fn is F.gelu) == native for m in layers)
-        if model_name.startswith("SeeDRec"):
-            model.freeze_s2idm()  # S2IDM untrained: the same interest both times
-        model.eval()
         batch = next(iter(data["valid"]))[0]
         with torch.no_grad():
             scores[native] = model.full_sort_predict(batch)

@@ -10,8 +10,7 @@ from recbole_seedrec.model.layers.softmax_loss import (
     FusedCrossEntropyLoss,
     use_fused_cross_entropy,
 )
-from recbole_seedrec.quick_start import build_model_and_trainer
-from tests.seedrec_data import NAME, build_data, make_config
+from tests.seedrec_data import NAME, entry_point_models, make_config
 
 
 def loss_and_grad(loss_fn, logits, targets, weight=1.0):
@@ -123,15 +122,11 @@ def test_swaps_default_cross_entropy_modules_only():
 @pytest.mark.parametrize("model_name", ["SASRec", "GRU4Rec", "SeeDRecSASRec"])
 def test_entry_point_trains_ce_models_with_it_and_the_same_gradients(synthetic, model_name):
     gradients = {}
-    for fused in (True, False):
-        config = make_config(model_name, synthetic["root"], NAME, fused_cross_entropy=fused)
-        data = build_data(config)
-        model, _ = build_model_and_trainer(config, data["train"])
+    for fused, (model, data) in entry_point_models(
+        model_name, synthetic["root"], NAME, "fused_cross_entropy"
+    ).items():
         expected = FusedCrossEntropyLoss if fused else nn.CrossEntropyLoss
         assert type(model.loss_fct) is expected
-        if model_name.startswith("SeeDRec"):
-            model.freeze_s2idm()  # S2IDM untrained: the same interest both times
-        model.eval()  # no dropout: the two models compute the same thing
         batch = next(iter(data["train"]))
         model.calculate_loss(batch).backward()
         gradients[fused] = {

@@ -223,6 +223,15 @@ def transfer_args(root, out, artifact, *extra):
     return parser.parse_known_args(argv)
 
 
+def one_seed_command(synthetic, tmp_path):
+    """The command's arguments for the synthetic pair: one seed, the tiny settings as a yaml."""
+    yaml_file = tmp_path / "tiny.yaml"
+    yaml_file.write_text(json.dumps({k: v for k, v in SYNTHETIC.items() if k != "seed"}))
+    return ["--source", NAME, "--target", TARGET, "--data-path", str(synthetic["root"]),
+            "--out", str(tmp_path), "--sememe-field", "category_sememes", "--seeds", "1",
+            "--config_files", str(yaml_file)]  # fmt: skip
+
+
 def test_transfer_plan_runs_four_models_with_the_frozen_source(
     source_artifact, synthetic, target, tmp_path
 ):
@@ -312,11 +321,7 @@ def test_a_trained_source_is_reused_from_another_checkout_while_its_inputs_are_t
 def test_runs_made_with_other_target_inputs_stop_the_command_before_the_source_trains(
     synthetic, target, tmp_path, capsys
 ):
-    yaml_file = tmp_path / "tiny.yaml"
-    yaml_file.write_text(json.dumps({k: v for k, v in SYNTHETIC.items() if k != "seed"}))
-    argv = ["--source", NAME, "--target", TARGET, "--data-path", str(synthetic["root"]),
-            "--out", str(tmp_path), "--sememe-field", "category_sememes", "--seeds", "1",
-            "--config_files", str(yaml_file), "--dry-run"]  # fmt: skip
+    argv = one_seed_command(synthetic, tmp_path) + ["--dry-run"]
     assert transfer.main(argv) == 0
     assert "source S2IDM" in capsys.readouterr().out  # to train: nothing on disk yet
     runs = tmp_path / "transfer" / f"{NAME}-to-{TARGET}" / "runs"
@@ -335,11 +340,7 @@ def test_runs_made_with_other_target_inputs_stop_the_command_before_the_source_t
 def test_report_only_rebuilds_the_report_from_records_when_the_source_artifact_is_gone(
     synthetic, target, tmp_path, capsys
 ):
-    yaml_file = tmp_path / "tiny.yaml"
-    yaml_file.write_text(json.dumps({k: v for k, v in SYNTHETIC.items() if k != "seed"}))
-    argv = ["--source", NAME, "--target", TARGET, "--data-path", str(synthetic["root"]),
-            "--out", str(tmp_path), "--sememe-field", "category_sememes", "--seeds", "1",
-            "--config_files", str(yaml_file)]  # fmt: skip
+    argv = one_seed_command(synthetic, tmp_path)
     assert transfer.main(argv + ["--report-only"]) == 2
     assert "--report-only: neither the source S2IDM" in capsys.readouterr().err
 
