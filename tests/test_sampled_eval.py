@@ -242,3 +242,14 @@ def test_compact_scores_give_the_metrics_of_the_full_matrix():
     compact = compact_candidate_scores(row_scores, candidates, max(config["topk"]))
     assert compact[0].shape == (5, max(config["topk"]))  # padded to the largest k
     assert metrics(*compact) == metrics(full, users, candidates[:, 0])
+
+
+def test_rows_sorted_on_the_cpu_match_torch_sort():
+    """NumPy's argsort (the CPU path) gives torch's sorted rows and a permutation onto them."""
+    from recbole_seedrec.trainer.sampled_eval import sort_rows
+
+    items = torch.randint(1, 30, (7, 50), generator=torch.Generator().manual_seed(1))
+    sorted_items, order = sort_rows(items)
+    assert torch.equal(sorted_items, items.sort(dim=1).values)
+    assert torch.equal(items.gather(1, order), sorted_items)
+    assert torch.equal(order.sort(dim=1).values, torch.arange(50).expand(7, 50))
