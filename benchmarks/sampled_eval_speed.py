@@ -1,7 +1,12 @@
-"""RecBole's sampled evaluation against CandidateScoringMixin on the ml-100k validation set.
+"""RecBole's sampled evaluation against CandidateScoringMixin on a validation set (ml-100k's).
 
 Usage: python benchmarks/sampled_eval_speed.py [--repeats 3] [--modes uni100 uni999] [--threads N]
-       [--eval-batch-size 4096]
+       [--eval-batch-size 4096] [--dataset amazon-home --data-path P --users 500]
+
+With ``--dataset`` another converted data set is read from ``--data-path``, with
+``benchmarks/configs/<dataset>.yaml``'s SASRec sizes (Home: hidden 64, 2 layers, length 50) and
+its first ``--users`` users (their interactions only; every item is still ranked), because
+RecBole's stock path on a whole large data set takes hours.
 
 Both trainers evaluate the same (untrained) reduced SASRec on the same dataloader; numpy is
 reseeded before each pass, so both see the same negatives and must report the same metrics.
@@ -16,6 +21,7 @@ import os
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -45,6 +51,7 @@ REDUCED_SASREC = {
     "valid_metric": "NDCG@10",
 }
 EVAL_SEED = 7
+CONFIGS = Path(__file__).resolve().parent / "configs"
 
 
 def _sync():
@@ -69,12 +76,44 @@ STOCK = type("StockTrainer", (_TimedScoring, Trainer), {})
 MIXIN = type("MixinTrainer", (_TimedScoring, CandidateScoringMixin, Trainer), {})
 
 
-def build(mode, eval_batch_size):
+def first_users(dataset, data_path, users, workdir):
+    """A copy of ``dataset`` under ``workdir`` holding the interactions of its first ``users``
+    users (in file order) and every item; returns the new data path."""
+    source, target = Path(data_path) / dataset, Path(workdir) / "data" / dataset
+    target.mkdir(parents=True)
+    for item_file in source.glob(f"{dataset}.item"):
+        (target / item_file.name).symlink_to(item_file.resolve())
+    inter = source / f"{dataset}.inter"
+    if not inter.is_file():
+        raise SystemExit(f"{inter} not found: convert {dataset} first (dataset/README.md)")
+    kept = set()
+    with open(inter, encoding="utf-8") as lines, open(target / inter.name, "w") as out:
+        out.write(next(lines))
+        for line in lines:
+            user = line.split("\t", 1)[0]
+            if user not in kept and len(kept) == users:
+                continue
+            kept.add(user)
+            out.write(line)
+    return str(target.parent)
+
+
+def build(mode, eval_batch_size, dataset="ml-100k", data_path=None):
     """One model; RecBole's loader for the stock trainer, ours for the fast one (same data,
     same sampler calls, so the same negatives once numpy is reseeded)."""
     eval_args = {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": mode}
     settings = {**REDUCED_SASREC, "eval_args": eval_args, "eval_batch_size": eval_batch_size}
-    config = Config("SASRec", "ml-100k", config_dict=settings, cmd_args=[])
+    config_files = []
+    if data_path is not None:
+        sizes = ("hidden_size", "inner_size", "n_layers", "n_heads", "MAX_ITEM_LIST_LENGTH")
+        settings = {k: v for k, v in settings.items() if k not in sizes}
+        settings["data_path"] = data_path
+        config_files = [str(path) for path in CONFIGS.glob(f"{dataset}.yaml")]
+        if not config_files:  # RecBole's default columns lack the time that orders the split
+            settings["load_col"] = {"inter": ["user_id", "item_id", "timestamp"]}
+    config = Config(
+        "SASRec", dataset, config_file_list=config_files, config_dict=settings, cmd_args=[]
+    )
     init_seed(config["seed"], config["reproducibility"])
     train, stock_valid, _ = recbole_data_preparation(config, create_dataset(config))
     _, fast_valid, _ = data_preparation(config, create_dataset(config))
@@ -101,8 +140,8 @@ def time_evaluate(trainer_class, config, model, loader):
     return time.perf_counter() - start, trainer.scoring_s, dict(result)
 
 
-def bench(mode, repeats, eval_batch_size):
-    config, model, loaders = build(mode, eval_batch_size)
+def bench(mode, repeats, eval_batch_size, dataset="ml-100k", data_path=None):
+    config, model, loaders = build(mode, eval_batch_size, dataset, data_path)
     runs = {"stock": [], "mixin": []}
     metrics = {}
     loader_s = []
@@ -119,7 +158,7 @@ def bench(mode, repeats, eval_batch_size):
         for name, rs in runs.items()
     }
     print(
-        f"\n{mode}, eval_batch_size {eval_batch_size}: {len(loaders['stock'])} / "
+        f"\n{dataset} {mode}, eval_batch_size {eval_batch_size}: {len(loaders['stock'])} / "
         f"{len(loaders['mixin'])} batches (stock / ours), {len(loaders['stock']._dataset)} users, "
         f"device {config['device']}, median of {repeats}"
     )
@@ -150,17 +189,32 @@ def main():
         default=4096,
         help="rows per batch for both trainers; RecBole's loader packs this // (1 + N) users",
     )
+    parser.add_argument("--dataset", default="ml-100k", help="a converted data set (--data-path)")
+    parser.add_argument("--data-path", help="the folder holding <dataset>/; needed with --dataset")
+    parser.add_argument("--users", type=int, default=500, help="with --dataset: users kept")
     args = parser.parse_args()
+    if (args.dataset != "ml-100k") != (args.data_path is not None):
+        parser.error("--dataset and --data-path go together (ml-100k is RecBole's own)")
+    if args.users < 1:
+        parser.error(f"--users {args.users}: give at least 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()}")
-    print("reduced SASRec, untrained:")
-    print(f"  {REDUCED_SASREC}")
+    if args.data_path is None:
+        print(f"reduced SASRec, untrained:\n  {REDUCED_SASREC}")
+    else:
+        print(f"SASRec with {args.dataset}'s sizes, untrained; its first {args.users} users")
     with tempfile.TemporaryDirectory() as workdir:  # RecBole logs relative to the cwd
+        data_path = None
+        if args.data_path is not None:
+            data_path = first_users(args.dataset, args.data_path, args.users, workdir)
         previous = os.getcwd()
         os.chdir(workdir)
         try:
-            identical = [bench(mode, args.repeats, args.eval_batch_size) for mode in args.modes]
+            identical = [
+                bench(mode, args.repeats, args.eval_batch_size, args.dataset, data_path)
+                for mode in args.modes
+            ]
         finally:
             os.chdir(previous)
     print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()}")

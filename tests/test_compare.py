@@ -557,3 +557,33 @@ def test_a_model_s_own_config_file_applies_to_its_runs_only(tiny, tmp_path, caps
             assert make_plan(args, overrides).fingerprint_for("GRU4Rec") == record["fingerprint"]
     with pytest.raises(ComparisonError, match=r"other inputs \(model_config_files differ"):
         make_plan(args, overrides)
+
+
+def test_sampled_eval_benchmark_reads_the_first_users_of_another_data_set(
+    synthetic, tmp_path, monkeypatch
+):
+    """``--dataset``: a copy with the first users' interactions and every item; both paths agree."""
+    from benchmarks import sampled_eval_speed
+    from tests.seedrec_data import NAME
+
+    source = Path(synthetic["root"]) / NAME
+    users = list(
+        dict.fromkeys(
+            line.split("\t")[0] for line in (source / f"{NAME}.inter").read_text().splitlines()[1:]
+        )
+    )
+    data_path = sampled_eval_speed.first_users(NAME, synthetic["root"], 5, tmp_path)
+    kept = (Path(data_path) / NAME / f"{NAME}.inter").read_text().splitlines()
+    assert {line.split("\t")[0] for line in kept[1:]} == set(users[:5])
+    expected = [
+        line
+        for line in (source / f"{NAME}.inter").read_text().splitlines()
+        if line.split("\t")[0] in set(users[:5]) or line == kept[0]
+    ]
+    assert kept == expected  # the rows of the kept users, in file order, header first
+    assert (Path(data_path) / NAME / f"{NAME}.item").read_text() == (
+        source / f"{NAME}.item"
+    ).read_text()
+    monkeypatch.setitem(sampled_eval_speed.REDUCED_SASREC, "topk", [1, 3, 5])  # few items here
+    monkeypatch.setitem(sampled_eval_speed.REDUCED_SASREC, "valid_metric", "NDCG@5")
+    assert sampled_eval_speed.bench("uni10", 1, 4096, NAME, data_path) is True
