@@ -55,3 +55,12 @@ def test_entry_point_gives_every_layer_pytorchs_gelu_unless_told_not_to(syntheti
 def test_a_bad_value_is_refused(synthetic):
     with pytest.raises(ConfigError, match="native_gelu is 'no'"):
         make_config("SASRec", synthetic["root"], NAME, native_gelu="no")
+
+
+@pytest.mark.parametrize("given", [{}, {"native_gelu": False, "fused_cross_entropy": False}])
+def test_the_config_records_which_path_a_run_takes(synthetic, given):
+    config = make_config("SASRec", synthetic["root"], NAME, **given)
+    expected = not given  # unset means on
+    assert config["native_gelu"] is expected
+    assert config["fused_cross_entropy"] is expected
+    assert config.final_config_dict["native_gelu"] is expected
