@@ -225,14 +225,12 @@ class Config(RecBoleConfig):
         )
 
     def _check_switch(self, option, when_on, when_off):
-        """An on/off option of this package: unset (on), True or False. Unset is written as
-        True, so a run's logged and saved config says which path it took."""
+        """An on/off option of this package: unset (on), True or False."""
         value = self.final_config_dict.get(option)
         if value is not None and not isinstance(value, bool):
             raise ConfigError(
                 f"{option} is {value!r}; give True (default: {when_on}) or False ({when_off})."
             )
-        self.final_config_dict[option] = value is not False
 
     def _check_eval_negatives(self):
         check_eval_negatives(self.final_config_dict)

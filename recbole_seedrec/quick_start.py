@@ -40,10 +40,14 @@ def prepare_data(config, init_logging=init_logger):
 def build_model_and_trainer(config, train_data):
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
-    if config[FUSED_CE_OPTION] is not False:  # unset: on
-        use_fused_cross_entropy(model)
-    if config[NATIVE_GELU_OPTION] is not False:  # unset: on
-        use_native_gelu(model)
+    for option, switch in (
+        (FUSED_CE_OPTION, use_fused_cross_entropy),
+        (NATIVE_GELU_OPTION, use_native_gelu),
+    ):
+        # unset means on; written back so the log, run record and checkpoint say which path ran
+        config[option] = config[option] is not False
+        if config[option]:
+            switch(model)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     return model, trainer
 
