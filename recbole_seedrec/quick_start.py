@@ -44,7 +44,8 @@ def build_model_and_trainer(config, train_data):
         (FUSED_CE_OPTION, use_fused_cross_entropy),
         (NATIVE_GELU_OPTION, use_native_gelu),
     ):
-        # unset means on; written back so the log, run record and checkpoint say which path ran
+        # unset means on; written back so the run record and checkpoint say which path ran
+        # (the log's config block is printed before this, at data preparation)
         config[option] = config[option] is not False
         if config[option]:
             switch(model)

@@ -7,7 +7,8 @@ from recbole.model.layers import FeedForward
 
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.model.layers.activation import use_native_gelu
-from tests.seedrec_data import NAME, entry_point_models, make_config
+from recbole_seedrec.quick_start import build_model_and_trainer
+from tests.seedrec_data import NAME, build_data, entry_point_models, make_config
 
 
 def feed_forward(act="gelu"):
@@ -59,9 +60,6 @@ def test_a_bad_value_is_refused(synthetic):
 
 @pytest.mark.parametrize("given", [{}, {"native_gelu": False, "fused_cross_entropy": False}])
 def test_the_built_run_records_which_path_it_takes(synthetic, given):
-    from recbole_seedrec.quick_start import build_model_and_trainer
-    from tests.seedrec_data import build_data
-
     config = make_config("SASRec", synthetic["root"], NAME, **given)
     build_model_and_trainer(config, build_data(config)["train"])
     expected = not given  # unset means on
