@@ -12,7 +12,7 @@ from recbole_seedrec.data.unseen_negatives import CHOICES as NEGATIVES_CHOICES
 from recbole_seedrec.data.unseen_negatives import OPTION as NEGATIVES_OPTION
 from recbole_seedrec.model.layers.activation import OPTION as NATIVE_GELU_OPTION
 from recbole_seedrec.model.layers.softmax_loss import OPTION as FUSED_CE_OPTION
-from recbole_seedrec.registry import get_model, is_own_model
+from recbole_seedrec.registry import get_model, is_own_model, keeps_recbole_name
 
 PROPERTIES = Path(__file__).parent / "properties"
 RECBOLE_PROPERTIES = Path(recbole.__file__).parent / "properties"
@@ -97,7 +97,8 @@ def check_few_shot(final):
 
 
 class Config(RecBoleConfig):
-    """Adds to RecBole's precedence, for this package's models only:
+    """Adds to RecBole's precedence, for this package's models only (not for one that keeps a
+    RecBole model's name, such as BERT4Rec, which keeps RecBole's configuration):
 
     RecBole defaults < our base yaml for the model type < ``properties/model/<Model>.yaml``
     < ``properties/dataset/<dataset>.yaml`` < config files < config dict < command line.
@@ -142,7 +143,7 @@ class Config(RecBoleConfig):
 
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)
-        if not is_own_model(model_class):
+        if not is_own_model(model_class) or keeps_recbole_name(model_class):
             return
         base_yaml = _BASE_YAML_BY_TYPE.get(model_class.type)
         layers = [

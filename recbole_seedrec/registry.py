@@ -62,6 +62,12 @@ def is_own_model(model_class):
     return model_class.__module__.startswith(_OWN_MODEL_PACKAGE + ".")
 
 
+def keeps_recbole_name(model_class):
+    """A model of ours named as one of RecBole's (a faster BERT4Rec, say) stands in for it, so it
+    keeps that model's configuration: RecBole's yaml, none of this package's."""
+    return is_own_model(model_class) and model_class.__name__ in recbole_model_names()
+
+
 def get_model(model_name):
     """Return the model class called ``model_name``, looking here before RecBole."""
     module_name = model_name.lower()
@@ -101,6 +107,7 @@ __all__ = [
     "get_model",
     "get_trainer",
     "is_own_model",
+    "keeps_recbole_name",
     "own_model_names",
     "recbole_model_names",
 ]
