@@ -23,6 +23,9 @@ __all__ = [
 # RecBole models whose per-row output is proven unchanged by trimming (tests/test_batching.py).
 # A model of this package declares it with ``exact_under_trimming = True``.
 RECBOLE_MODELS_EXACT_UNDER_TRIMMING = frozenset({"SASRec", "GRU4Rec"})
+# RecBole transforms that read each row up to its length only: masking (BERT4Rec's) draws per
+# real item and writes a masked copy of the sequence, trimmed with it (tests/test_bert4rec.py).
+TRANSFORMS_EXACT = frozenset({"mask_itemseq"})
 
 BATCHING_CHOICES = ("auto", "length_grouped", "random")
 
@@ -37,9 +40,10 @@ def length_grouping_applies(config, model_class):
     choice = config["train_batching"] or "auto"  # Config has checked the value
     if choice != "auto":
         return choice == "length_grouped"
-    # A data transform (RecBole's crop/mask/reorder) may read the padded length; workers would
-    # bypass the batch order below.
-    return exact_under_trimming(model_class) and not config["transform"] and not config["worker"]
+    # Other data transforms may read the padded length (inverse_itemseq reverses it); workers
+    # would bypass the batch order below.
+    transform_exact = not config["transform"] or config["transform"] in TRANSFORMS_EXACT
+    return exact_under_trimming(model_class) and transform_exact and not config["worker"]
 
 
 def exact_under_trimming(model_class):
@@ -98,7 +102,6 @@ class LengthGroupedTrainDataLoader(TrainDataLoader):
     def __init__(self, config, dataset, sampler, shuffle=False):
         super().__init__(config, dataset, sampler, shuffle=shuffle)
         self._length_field = config["ITEM_LIST_LENGTH_FIELD"]
-        self._list_fields = padded_list_fields(config, dataset.inter_feat)
         self._row_lengths = dataset.inter_feat[self._length_field].clone()
 
     def __iter__(self):
@@ -120,4 +123,6 @@ class LengthGroupedTrainDataLoader(TrainDataLoader):
 
     def collate_fn(self, index):
         data = super().collate_fn(np.asarray(index))
-        return trim_to_longest(data, self._length_field, self._list_fields)
+        # read from the batch: a transform may add sequences (mask_itemseq: Mask_item_id_list)
+        list_fields = padded_list_fields(self.config, data)
+        return trim_to_longest(data, self._length_field, list_fields)
