@@ -18,7 +18,10 @@ from recbole_seedrec.registry import get_model
 from tests.seedrec_data import NAME, VARIANTS, build_model, make_config
 
 BATCH = 8
-EXACT_MODELS = ("SASRec", "GRU4Rec", "CL4SRec", *VARIANTS, "DiffuRec", "DiffuRecSys", "DiffSASRec")
+EXACT_MODELS = (
+    *("SASRec", "GRU4Rec", "CL4SRec", "BERT4Rec", *VARIANTS),
+    *("DiffuRec", "DiffuRecSys", "DiffSASRec"),
+)
 # DiffuRec's history injection draws its noise in the batch's shape; without it (lambda 0) the
 # seeded inference repeats exactly, so any difference would be the padding's.
 NO_INJECTION = {"lambda_uncertainty": 0}
@@ -127,7 +130,7 @@ def test_full_ranking_scores_rows_by_length_with_recbole_metrics(
 
 def test_auto_groups_only_models_known_to_be_exact(synthetic, config):
     assert length_grouping_applies(config, get_model("SASRec"))
-    assert not length_grouping_applies(config, BERT4Rec)  # bidirectional, mask at the end
+    assert not length_grouping_applies(config, BERT4Rec)  # RecBole's: not proven exact
     forced = make_config("SeeDRecSASRec", synthetic["root"], NAME, train_batching="length_grouped")
     assert length_grouping_applies(forced, BERT4Rec)
     stock = make_config("SeeDRecSASRec", synthetic["root"], NAME, train_batching="random")
