@@ -8,19 +8,21 @@ Usage:
 
 Per pair (SASRec vs SeeDRecSASRec, GRU4Rec vs SeeDRecGRU4Rec; ``batching``, ``seedrec-batching``
 and ``diffurec-batching``: one model on RecBole's padded batches vs length-grouped ones;
-``cross-entropy``: PyTorch's cross-entropy vs the fused one; ``gelu``: RecBole's feed-forward
-gelu vs PyTorch's; ``stock``: RecBole's training path, all three at once, vs this package's), both models are built on the same interactions, split,
-backbone settings, ``train_batch_size`` and seed. SeeDRec's one-off
+``cross-entropy``: PyTorch's cross-entropy vs the fused one; ``gelu``: RecBole's feed-forward gelu
+vs PyTorch's; ``bert4rec-loss``: RecBole's BERT4Rec, whose loss scores every mask slot, on its
+padded batches, vs this package's, which scores the masked slots only, on length-grouped ones;
+``stock``: RecBole's training path, all three at once, vs this package's), both models are built on
+the same interactions, split, backbone settings, ``train_batch_size`` and seed. SeeDRec's one-off
 stages run first and are timed apart: the raw prefix vectors, the S2IDM stage (a few epochs are
 enough for timing) and the interest cache (S2IDM's reverse process over every history row;
 ``--cache-sample-rows`` times it on that many rows and extrapolates, for large q on a slow CPU).
 Then each repeat calls ``trainer._train_epoch`` for both models, alternating A, B, A, B, ... so
-that load on a shared machine hits both alike; ``--max-batches`` stops each repeat after that
-many batches (the same batches for both: the loaders' shuffling is reseeded per repeat).
-``loader`` is one bare pass over the same batches (RecBole's sampling and collation alone).
-Training batches are those of the package's entry point: length-grouped and trimmed by default
-(``--batching random`` for RecBole's padded random batches). ``--profile N`` then runs N more
-batches of each model under ``torch.profiler`` and prints the operators taking the most time.
+that load on a shared machine hits both alike; ``--max-batches`` stops each repeat after that many
+batches (the same batches for both: the loaders' shuffling is reseeded per repeat). ``loader`` is
+one bare pass over the same batches (RecBole's sampling and collation alone). Training batches are
+those of the package's entry point: length-grouped and trimmed by default (``--batching random``
+for RecBole's padded random batches). ``--profile N`` then runs N more batches of each model under
+``torch.profiler`` and prints the operators taking the most time.
 
 Importing RecBole's sequential models (``recbole/model/sequential_recommender/sine.py``) turns
 on ``torch.autograd.set_detect_anomaly(True)`` for the whole process; this package's shims
@@ -30,25 +32,30 @@ timed; ``--no-anomaly`` switches it off again after building the models, in case
 
 import argparse
 import os
+import random
 import statistics
 import tempfile
 import time
+from unittest import mock
 
 import torch
+from recbole.utils import get_model as recbole_get_model
 from recbole.utils import init_seed
 
 import recbole_seedrec  # noqa: F401  (runtime shims)
+from recbole_seedrec import quick_start
 from recbole_seedrec.config import Config
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.model.layers.interest import InterestCache
-from recbole_seedrec.quick_start import build_model_and_trainer
 
 # Each entry: (baseline, candidate). ``Model[a,b,c]`` sets that run's ``train_batching`` (auto,
 # length_grouped, random), its cross-entropy (fused_ce, pytorch_ce: ``fused_cross_entropy``) and
 # its feed-forward gelu (native_gelu, recbole_gelu: ``native_gelu``); what a label leaves out
-# comes from ``--batching``, ``--cross-entropy`` and ``--gelu``. ``stock``: RecBole's training
-# path (padded random batches, PyTorch's cross-entropy, RecBole's gelu) against this package's.
+# comes from ``--batching``, ``--cross-entropy`` and ``--gelu``. ``recbole_class``: RecBole's own
+# class of that name (BERT4Rec's loss over every mask slot) in place of this package's.
+# ``stock``: RecBole's training path (padded random batches, PyTorch's cross-entropy, RecBole's
+# gelu) against this package's.
 PAIRS = {
     "sasrec": ("SASRec", "SeeDRecSASRec"),
     "gru4rec": ("GRU4Rec", "SeeDRecGRU4Rec"),
@@ -61,6 +68,7 @@ PAIRS = {
     "gelu": ("SASRec[recbole_gelu]", "SASRec[native_gelu]"),
     "seedrec-batching": ("SeeDRecSASRec[random]", "SeeDRecSASRec[length_grouped]"),
     "diffurec-batching": ("DiffuRec[random]", "DiffuRec[length_grouped]"),
+    "bert4rec-loss": ("BERT4Rec[recbole_class]", "BERT4Rec"),
 }
 BATCHING_LABELS = ("auto", "length_grouped", "random")
 # Label word -> (config option, value), and the command-line option giving the default.
@@ -71,17 +79,25 @@ SWITCHES = {
     "recbole_gelu": ("native_gelu", False),
 }
 SWITCH_DEFAULTS = {"fused_cross_entropy": "cross_entropy", "native_gelu": "gelu"}
+RECBOLE_CLASS = "recbole_class"
 
 
 def model_and_settings(label, args):
     """``(model, config options)`` of a label: ``train_batching`` and the switches."""
     model, _, bracket = label.partition("[")
     words = [s for s in bracket.rstrip("]").split(",") if s]
-    unknown = [w for w in words if w not in SWITCHES and w not in BATCHING_LABELS]
+    unknown = [
+        w for w in words if w not in SWITCHES and w not in BATCHING_LABELS + (RECBOLE_CLASS,)
+    ]
     if unknown:
         raise ValueError(f"{label}: unknown setting(s) {unknown}")
     batching = next((w for w in words if w in BATCHING_LABELS), args.batching)
-    settings = {"train_batching": batching}
+    recbole_class = RECBOLE_CLASS in words
+    if recbole_class and batching == "auto":
+        # "auto" would ask this package's class of that name; RecBole's is not proven exact
+        # (its BERT4Rec gives NaN on a batch of one-item rows, which grouping makes)
+        batching = "random"
+    settings = {"train_batching": batching, RECBOLE_CLASS: recbole_class}
     for option, arg_name in SWITCH_DEFAULTS.items():
         word = next((w for w in words if SWITCHES.get(w, ("",))[0] == option), None)
         settings[option] = SWITCHES[word or getattr(args, arg_name)][1]
@@ -145,6 +161,7 @@ def data_settings(model, args):
 
 def build(label, pair, args, workdir):
     model, settings = model_and_settings(label, args)
+    recbole_class = settings.pop(RECBOLE_CLASS)
     config_dict = {
         **backbone_settings(pair, args),
         **data_settings(model, args),
@@ -172,7 +189,10 @@ def build(label, pair, args, workdir):
     start = time.perf_counter()
     train_data, _, _ = data_preparation(config, create_dataset(config))
     data_s = time.perf_counter() - start
-    model_obj, trainer = build_model_and_trainer(config, train_data)
+    # the same build, switches included, with RecBole's class looked up in RecBole's registry
+    lookup = recbole_get_model if recbole_class else quick_start.get_model
+    with mock.patch.object(quick_start, "get_model", lookup):
+        model_obj, trainer = quick_start.build_model_and_trainer(config, train_data)
     return config, train_data, model_obj, trainer, data_s
 
 
@@ -222,6 +242,7 @@ def _frozen(name):
 def time_epoch(trainer, train_data, epoch, seed, max_batches):
     train_data.generator.manual_seed(seed)  # the same batches for both models
     torch.manual_seed(seed)  # the same dropout draws
+    random.seed(seed)  # the same masks (RecBole's mask_itemseq transform draws from random)
     batches = FirstBatches(train_data, max_batches)
     _sync()
     start, start_cpu = time.perf_counter(), time.process_time()

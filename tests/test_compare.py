@@ -355,14 +355,16 @@ def test_epoch_time_labels_set_batching_and_switches():
     stock, ours = (
         epoch_time.model_and_settings(label, defaults) for label in epoch_time.PAIRS["stock"]
     )
-    assert stock == (
-        "SASRec",
-        {"train_batching": "random", "fused_cross_entropy": False, "native_gelu": False},
+    settings = ("train_batching", "fused_cross_entropy", "native_gelu", "recbole_class")
+    assert stock == ("SASRec", dict(zip(settings, ("random", False, False, False))))
+    assert ours == ("SASRec", dict(zip(settings, ("length_grouped", True, True, False))))
+    recbole_bert, our_bert = (
+        epoch_time.model_and_settings(label, defaults)
+        for label in epoch_time.PAIRS["bert4rec-loss"]
     )
-    assert ours == (
-        "SASRec",
-        {"train_batching": "length_grouped", "fused_cross_entropy": True, "native_gelu": True},
-    )
+    # RecBole's class keeps RecBole's padded batches; ours is grouped by "auto" at build time
+    assert recbole_bert[1]["recbole_class"] and recbole_bert[1]["train_batching"] == "random"
+    assert not our_bert[1]["recbole_class"] and our_bert[1]["train_batching"] == "auto"
     recbole_gelu = epoch_time.build_parser().parse_args(["--gelu", "recbole_gelu"])
     assert epoch_time.model_and_settings("SASRec[random]", recbole_gelu)[1]["native_gelu"] is False
     with pytest.raises(ValueError, match="unknown setting"):
