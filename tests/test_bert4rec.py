@@ -2,10 +2,13 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from recbole.config import Config as RecBoleConfig
+from recbole.data import data_preparation as recbole_data_preparation
 from recbole.model.sequential_recommender.bert4rec import BERT4Rec as RecBoleBERT4Rec
+from recbole.trainer import Trainer
 
 from recbole_seedrec.config import Config
 from recbole_seedrec.data.batching import LengthGroupedTrainDataLoader, length_grouping_applies
@@ -13,7 +16,7 @@ from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.model.layers.softmax_loss import use_fused_cross_entropy
 from recbole_seedrec.quick_start import run_recbole_seedrec
-from recbole_seedrec.registry import get_model
+from recbole_seedrec.registry import get_model, get_trainer
 from tests.seedrec_data import NAME, SYNTHETIC, build_data, make_config
 
 
@@ -119,3 +122,22 @@ def test_a_batch_without_a_counted_mask_changes_no_parameter(synthetic):
     assert all(p.grad is None for p in model.parameters())
     with torch.no_grad():  # RecBole's mean over no slot: NaN, which would stop training
         assert math.isnan(RecBoleBERT4Rec(config, data["dataset"]).calculate_loss(batch).item())
+
+
+def test_sampled_evaluation_skips_the_training_masks_and_keeps_recboles_metrics(synthetic):
+    """RecBole masks every evaluated row again, user by user, for nothing: BERT4Rec predicts
+    from the item sequence. The package's loader leaves the masks out; the metrics stay."""
+    sampled = {**SYNTHETIC["eval_args"], "mode": "uni5"}
+    config = make_config("BERT4Rec", synthetic["root"], NAME, eval_args=sampled)
+    _, *stock_loaders = recbole_data_preparation(config, create_dataset(config))
+    _, *package_loaders = data_preparation(config, create_dataset(config))
+    model = get_model("BERT4Rec")(config, stock_loaders[0]._dataset).eval()
+    stock = Trainer(config, model)
+    package = get_trainer(config["MODEL_TYPE"], "BERT4Rec")(config, model)
+    for stock_loader, package_loader in zip(stock_loaders, package_loaders):
+        np.random.seed(7)
+        expected = stock.evaluate(stock_loader, load_best_model=False)
+        np.random.seed(7)
+        assert package.evaluate(package_loader, load_best_model=False) == expected
+        assert config["MASK_ITEM_SEQ"] in next(iter(stock_loader))[0]
+        assert config["MASK_ITEM_SEQ"] not in next(iter(package_loader))[0]
