@@ -63,9 +63,12 @@ def is_own_model(model_class):
 
 
 def keeps_recbole_name(model_class):
-    """A model of ours named as one of RecBole's (a faster BERT4Rec, say) stands in for it, so it
-    keeps that model's configuration: RecBole's yaml, none of this package's."""
-    return is_own_model(model_class) and model_class.__name__ in recbole_model_names()
+    """A model of ours subclassing RecBole's model of the same name (a faster BERT4Rec, say)
+    stands in for it, so it keeps that model's configuration: RecBole's yaml, none of ours."""
+    return is_own_model(model_class) and any(
+        base.__name__ == model_class.__name__ and base.__module__.startswith("recbole.model.")
+        for base in model_class.__mro__[1:]
+    )
 
 
 def get_model(model_name):

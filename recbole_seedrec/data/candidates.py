@@ -12,6 +12,7 @@ import torch
 from recbole.data import data_preparation as recbole_data_preparation
 from recbole.data.dataloader import NegSampleEvalDataLoader, TrainDataLoader
 from recbole.data.interaction import Interaction
+from recbole.data.transform import Equal
 from recbole.utils import EvaluatorType, ModelType
 
 from recbole_seedrec.config import ConfigError
@@ -35,6 +36,8 @@ class CandidateEvalDataLoader(NegSampleEvalDataLoader):
         sampler (``eval_negatives: unseen``), reseeded at the start of every pass."""
         self._unseen_negatives = unseen_negatives
         super().__init__(config, dataset, sampler, shuffle=shuffle)
+        if config["transform"] in TRANSFORMS_UNREAD_AT_EVALUATION:
+            self.transform = Equal(config)  # RecBole's own no-op transform
 
     def __iter__(self):
         if self._unseen_negatives is not None:
@@ -56,9 +59,7 @@ class CandidateEvalDataLoader(NegSampleEvalDataLoader):
         arguments, so it draws the same negatives. A data transform that evaluation reads, which
         RecBole applies per user, keeps RecBole's per-user path.
         """
-        transform = self.config["transform"]
-        transform_read = transform is not None and transform not in TRANSFORMS_UNREAD_AT_EVALUATION
-        if transform_read or self.neg_sample_args.get("dynamic"):
+        if not isinstance(self.transform, Equal) or self.neg_sample_args.get("dynamic"):
             if self._unseen_negatives is not None:
                 raise ConfigError(
                     f"{NEGATIVES_OPTION}: unseen does not work with a data transform or dynamic "
