@@ -35,16 +35,16 @@ class BERT4Rec(RecBoleBERT4Rec):
         # RecBole counts a slot when its index is > 0 (so a mask at position 0 is not counted)
         rows, slots = torch.nonzero(masked_index > 0, as_tuple=True)
         if len(rows) == 0:
-            return _no_update()
+            return _no_update(seq_output)
         masked_output = seq_output[rows, masked_index[rows, slots]]  # [masked, H]
         item_emb = self.item_embedding.weight[: self.n_items]
         logits = masked_output @ item_emb.t() + self.output_bias  # [masked, n_items]
         return self.loss_fct(logits, interaction[self.POS_ITEMS][rows, slots])
 
 
-def _no_update():
+def _no_update(like):
     """The loss of a batch with no counted slot: zero, reaching no parameter, so the optimiser
     leaves every parameter as it is (RecBole's mean over no slot is NaN, which stops training).
     Length-grouped batches make such batches: one-item rows, whose only mask, at position 0,
     RecBole does not count."""
-    return torch.zeros((), requires_grad=True)
+    return like.new_zeros((), requires_grad=True)  # on the model's device
