@@ -6,34 +6,33 @@ Usage: python benchmarks/bert4rec_eval_speed.py [--dataset amazon-home] [--data-
 RecBole applies BERT4Rec's ``mask_itemseq`` transform to every evaluated row, user by user,
 although prediction reads only the item sequence. The package's candidate loader leaves it out
 (``TRANSFORMS_UNREAD_AT_EVALUATION``). Both passes run here on the same loader, model and
-negatives, alternately: "masked" restores the transform, and so RecBole's per-user collation;
-"package" is what a run gets. The metrics must be equal, or the script fails.
+negatives, alternately: "masked" gives the loader RecBole's transform back, and so RecBole's
+per-user collation; "package" is what a run gets. The metrics must be equal, or the script fails.
 """
 
 import argparse
 import statistics
 import time
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import torch
+from recbole.data.transform import construct_transform
 
 from recbole_seedrec.config import Config
-from recbole_seedrec.data import candidates
+from recbole_seedrec.data.candidates import CandidateEvalDataLoader
 from recbole_seedrec.quick_start import build_model_and_trainer, prepare_data
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 EVAL_SEED = 7
 
 
-def time_pass(trainer, loader, with_masks):
-    unread = frozenset() if with_masks else candidates.TRANSFORMS_UNREAD_AT_EVALUATION
-    with mock.patch.object(candidates, "TRANSFORMS_UNREAD_AT_EVALUATION", unread):
-        np.random.seed(EVAL_SEED)
-        start = time.perf_counter()
-        result = trainer.evaluate(loader, load_best_model=False, show_progress=False)
-        return time.perf_counter() - start, dict(result)
+def time_pass(trainer, loader, transform):
+    loader.transform = transform
+    np.random.seed(EVAL_SEED)
+    start = time.perf_counter()
+    result = trainer.evaluate(loader, load_best_model=False, show_progress=False)
+    return time.perf_counter() - start, dict(result)
 
 
 def main():
@@ -50,13 +49,20 @@ def main():
         "BERT4Rec", args.dataset, config_file_list=config_files, config_dict=settings, cmd_args=[]
     )
     _, train, valid, _ = prepare_data(config, init_logging=lambda config: None)
+    if not isinstance(valid, CandidateEvalDataLoader):
+        raise SystemExit(
+            f"{args.dataset}: validation is not sampled ({type(valid).__name__}); this measures "
+            "sampled evaluation: set eval_args' mode to uniN in benchmarks/configs/"
+            f"{args.dataset}.yaml"
+        )
     _, trainer = build_model_and_trainer(config, train)  # untrained: the cost is the same
-    times = {"masked": [], "package": []}
+    transforms = {"masked": construct_transform(config), "package": valid.transform}
+    times = {label: [] for label in transforms}
     results = {}
     for _ in range(args.repeats):
-        for label, seconds_so_far in times.items():
-            seconds, results[label] = time_pass(trainer, valid, label == "masked")
-            seconds_so_far.append(seconds)
+        for label, transform in transforms.items():
+            seconds, results[label] = time_pass(trainer, valid, transform)
+            times[label].append(seconds)
     if results["masked"] != results["package"]:
         raise SystemExit(f"metrics differ: {results}")
     masked, package = (statistics.median(times[label]) for label in ("masked", "package"))
