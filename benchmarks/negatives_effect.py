@@ -64,7 +64,6 @@ def evaluate_both(checkpoint, data_path):
         candidate_loader(config, dataset, test, "test", unseen=True), load_best_model=False
     )
     return {
-        "checkpoint": str(checkpoint),
         "model": config["model"],
         "seed": config["seed"],
         "recbole": {k: float(recbole[k]) for k in METRICS},
@@ -94,30 +93,30 @@ def print_table(rows):
         )
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", type=Path)
     parser.add_argument("--data-path", help="the folder holding <dataset>/ (as data_path)")
     parser.add_argument("--threads", type=int, help="torch threads")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     missing = [str(path) for path in args.checkpoints if not path.is_file()]
     if missing:
         parser.error(f"no checkpoint at {', '.join(missing)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     data_path = os.path.abspath(args.data_path) if args.data_path else None
-    checkpoints = [path.resolve() for path in args.checkpoints]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()}")
     rows = []
     with tempfile.TemporaryDirectory() as workdir:  # RecBole logs relative to the cwd
         previous = os.getcwd()
         os.chdir(workdir)
         try:
-            for checkpoint in checkpoints:
+            for given in args.checkpoints:  # recorded as given: a relative path stays portable
                 start = time.perf_counter()
-                rows.append(evaluate_both(checkpoint, data_path))
-                print(f"{checkpoint.name}: {time.perf_counter() - start:.0f} s", flush=True)
+                row = evaluate_both(Path(previous, given), data_path)
+                rows.append({"checkpoint": str(given), **row})
+                print(f"{given.name}: {time.perf_counter() - start:.0f} s", flush=True)
         finally:
             os.chdir(previous)
     print_table(rows)

@@ -1,5 +1,8 @@
 """``eval_negatives: unseen``: distinct sampled negatives, none from the user's interactions."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -156,10 +159,16 @@ def test_evaluate_command_rereads_a_checkpoint_with_unseen_negatives(checkpoint,
     assert stop.value.code == 2 and "eval_negatives is 'distinct'" in capsys.readouterr().err
 
 
-def test_negatives_benchmark_reads_both_samplers_as_the_evaluate_command(checkpoint):
-    from benchmarks.negatives_effect import evaluate_both
+def test_negatives_benchmark_reads_both_samplers_as_the_evaluate_command(
+    checkpoint, monkeypatch, tmp_path
+):
+    from benchmarks.negatives_effect import main as negatives_effect
 
-    both = evaluate_both(checkpoint, None)
+    saved = Path(checkpoint)
+    monkeypatch.chdir(saved.parent)
+    assert negatives_effect([saved.name, "--json", str(tmp_path / "rows.json")]) == 0
+    (both,) = json.loads((tmp_path / "rows.json").read_text())
+    assert both["checkpoint"] == saved.name  # as given, not the machine's absolute path
     recbole = evaluate_checkpoint(checkpoint)["test_result"]
     unseen = evaluate_checkpoint(checkpoint, {"eval_negatives": "unseen"})["test_result"]
     assert both["recbole"] == {k: recbole[k] for k in both["recbole"]}
