@@ -1,6 +1,7 @@
-"""Search hyperparameters with Ray Tune, like RecBole's run_hyper.py (selection on validation).
+r"""Search hyperparameters with Ray Tune, like RecBole's run_hyper.py (selection on validation).
 
-python run_hyper_seedrec.py --model SASRec --dataset ml-100k --params_file hyper.test --num_samples 8
+    python run_hyper_seedrec.py --model SASRec --dataset ml-100k \
+        --params_file hyper.test --num_samples 8
 """
 
 from recbole_seedrec.tune import main

@@ -1,6 +1,7 @@
-"""Train and evaluate a model, like RecBole's run_recbole.py.
+r"""Train and evaluate a model, like RecBole's run_recbole.py.
 
-python run_recbole_seedrec.py --model SASRec --dataset ml-100k --config_files a.yaml b.yaml --epochs=5
+    python run_recbole_seedrec.py --model SASRec --dataset ml-100k \
+        --config_files a.yaml b.yaml --epochs=5
 """
 
 from recbole_seedrec.quick_start import main

@@ -223,8 +223,8 @@ def _runs_section(report):
         "",
         (
             "Wall time: the run's whole process (start-up, data, S2IDM stage, training, test). "
-            "S2IDM stage: its training and its reverse pass over every history prefix (the interest "
-            "cache). Peak RSS: the run process's own maximum resident memory."
+            "S2IDM stage: its training and its reverse pass over every history prefix (the "
+            "interest cache). Peak RSS: the run process's own maximum resident memory."
         ),
     ]
     return lines + [""]

@@ -69,12 +69,11 @@ def write_transfer_report(plan, source, command, failed):
 
 def markdown(report):
     title = f"# Cross-domain transfer: {report['source']} → {report['target']}"
-    lines = [f"{title} ({report['protocol']} protocol)" + (" — QUICK profile" if report["quick"] else ""), ""]  # fmt: skip
+    profile = " — QUICK profile" if report["quick"] else ""
+    lines = [f"{title} ({report['protocol']} protocol){profile}", ""]
     if report["quick"]:
-        lines += [
-            f"> **Quick profile** ({quick_text(TRANSFER_QUICK, costs=False)}): a reduced run, not the paper's table.",
-            "",
-        ]
+        reduced = quick_text(TRANSFER_QUICK, costs=False)
+        lines += [f"> **Quick profile** ({reduced}): a reduced run, not the paper's table.", ""]
     if report["inputs"]["overrides"]:
         shown = " ".join(f"`{o}`" for o in report["inputs"]["overrides"])
         lines += [f"Overrides of every target run (after the profile): {shown}.", ""]

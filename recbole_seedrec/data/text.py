@@ -80,7 +80,8 @@ def _warn_missing_wordnet():
     _warned_missing_wordnet = True
     warnings.warn(
         "WordNet is not installed for NLTK: title words are stemmed with the Snowball English "
-        f"stemmer instead of lemmatised (e.g. 'knives' -> 'knive'). To get WordNet: {WORDNET_SETUP}",
+        "stemmer instead of lemmatised (e.g. 'knives' -> 'knive'). "
+        f"To get WordNet: {WORDNET_SETUP}",
         MissingWordNetWarning,
         stacklevel=4,
     )
