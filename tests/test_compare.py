@@ -117,6 +117,17 @@ def test_two_models_two_seeds_then_resume(tiny, tmp_path, capsys):
     assert printed.count("already done") == 4 and "running" not in printed
     assert [p.stat().st_mtime_ns for p in runs] == mtimes
 
+    # --report-only rebuilds the report from the records and runs nothing, not even seed 2022
+    (tmp_path / DATA / "full.md").unlink()
+    more_seeds = [*command[:-1], "3", "--report-only"]
+    assert cli.main(more_seeds) == 0
+    assert "(no run)" in capsys.readouterr().out
+    assert sorted((tmp_path / DATA / "full" / "runs").glob("*.json")) == runs
+    rebuilt = json.loads((tmp_path / DATA / "full.json").read_text())
+    assert rebuilt["seeds_run"] == [2020, 2021] and "--report-only" not in rebuilt["command"]
+    assert rebuilt["aggregate"] == report["aggregate"]
+    assert (tmp_path / DATA / "full.md").is_file()
+
 
 def test_unknown_model_fails_in_one_line_before_any_run(tiny, tmp_path, capsys):
     assert cli.main(_command(tiny, tmp_path, "--models", "SASRec,SASrec")) == 2
@@ -136,6 +147,7 @@ def test_unknown_model_fails_in_one_line_before_any_run(tiny, tmp_path, capsys):
         (["--model-config", "GRU4Rec=x.yaml"], "GRU4Rec is not in --models (SASRec)"),
         (["--model-config", "SASRec=/nonexistent.yaml"], "no file '/nonexistent.yaml'"),
         (["--jobs", "0"], "--jobs 0: give 1 or more runs at once"),
+        (["--report-only"], "--report-only: no finished run in"),
     ],
 )
 def test_bad_options_fail_in_one_line(tiny, tmp_path, capsys, extra, message):

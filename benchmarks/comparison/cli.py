@@ -95,6 +95,11 @@ def build_parser():
     parser.add_argument(
         "--dry-run", action="store_true", help="check everything, list the runs, run nothing"
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rebuild the report from the finished runs' records; run and measure nothing",
+    )
     return parser
 
 
@@ -109,7 +114,8 @@ def main(argv=None):
     except (ComparisonError, ConfigError, FileNotFoundError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
-    command = "python benchmarks/compare.py " + shlex.join(argv)
+    shown = [arg for arg in argv if arg != "--report-only"]  # the command that makes the runs
+    command = "python benchmarks/compare.py " + shlex.join(shown)
     print(
         f"{plan.data}, {plan.protocol} protocol{' (QUICK profile)' if plan.quick else ''}: "
         f"{len(plan.models)} models x {len(plan.seeds)} seeds -> {plan.layout.markdown}",
@@ -122,6 +128,17 @@ def main(argv=None):
             if not done:
                 extra = resume_note(plan.spec(model, seed), " (resumes after epoch {epoch})")
             print(f"  {model} seed {seed}: {'done' if done else 'to run'}{extra}")
+        return 0
+    if args.report_only:
+        if not load_records(plan.layout.runs):
+            print(
+                f"error: --report-only: no finished run in {plan.layout.runs}; "
+                "run the command without --report-only first",
+                file=sys.stderr,
+            )
+            return 2
+        write_report(plan, command, [], load_costs(plan))
+        print(f"wrote {plan.layout.markdown} and {plan.layout.json} (no run)")
         return 0
     failed = []
     try:
