@@ -20,6 +20,9 @@ from recbole_seedrec.model.layers.softmax_loss import use_fused_cross_entropy
 from recbole_seedrec.registry import UnknownModelError, get_model, get_trainer
 from recbole_seedrec.trainer.subset_eval import evaluate_test, few_shot_fields
 
+# Options switching this package's faster, equal computations on (unset) or off (False).
+SWITCH_OPTIONS = {FUSED_CE_OPTION: use_fused_cross_entropy, NATIVE_GELU_OPTION: use_native_gelu}
+
 # Mistakes in what the user asked for: reported in one line, without a traceback.
 USER_ERRORS = (ConfigError, UnknownModelError, FileNotFoundError)
 
@@ -40,17 +43,21 @@ def prepare_data(config, init_logging=init_logger):
 def build_model_and_trainer(config, train_data):
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
-    for option, switch in (
-        (FUSED_CE_OPTION, use_fused_cross_entropy),
-        (NATIVE_GELU_OPTION, use_native_gelu),
-    ):
+    for option, switch in SWITCH_OPTIONS.items():
         # unset means on; written back so the run record and checkpoint say which path ran
-        # (the log's config block is printed before this, at data preparation)
+        # (the log's config block is printed before this, at data preparation: hence the line)
         config[option] = config[option] is not False
         if config[option]:
             switch(model)
+    getLogger().info(switches_line(config))
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     return model, trainer
+
+
+def switches_line(config):
+    """The build-time switches as the run resolved them: the config block cannot show them."""
+    resolved = ", ".join(f"{option}={config[option]}" for option in SWITCH_OPTIONS)
+    return f"training path switches (unset means True): {resolved}"
 
 
 def run_recbole_seedrec(

@@ -1,5 +1,7 @@
 """PyTorch's gelu in place of RecBole's composed one: the same function, fewer saved tensors."""
 
+import logging
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -59,9 +61,12 @@ def test_a_bad_value_is_refused(synthetic):
 
 
 @pytest.mark.parametrize("given", [{}, {"native_gelu": False, "fused_cross_entropy": False}])
-def test_the_built_run_records_which_path_it_takes(synthetic, given):
+def test_the_built_run_records_and_logs_which_path_it_takes(synthetic, given, caplog):
     config = make_config("SASRec", synthetic["root"], NAME, **given)
-    build_model_and_trainer(config, build_data(config)["train"])
+    with caplog.at_level(logging.INFO):
+        build_model_and_trainer(config, build_data(config)["train"])
     expected = not given  # unset means on
     assert config.final_config_dict["native_gelu"] is expected
     assert config.final_config_dict["fused_cross_entropy"] is expected
+    # the log's config block was printed before they were resolved
+    assert f"fused_cross_entropy={expected}, native_gelu={expected}" in caplog.text
