@@ -56,7 +56,9 @@ from recbole_seedrec.model.layers.interest import InterestCache
 # comes from ``--batching``, ``--cross-entropy`` and ``--gelu``. ``recbole_class``: RecBole's own
 # class of that name (BERT4Rec's loss over every mask slot) in place of this package's.
 # ``stock``: RecBole's training path (padded random batches, PyTorch's cross-entropy, RecBole's
-# gelu) against this package's.
+# gelu) against this package's. ``full_last_layer``: a SeeDRec SASRec encoder runs its whole last
+# layer, as SASRec does (``read_out_only_last_layer: False``), so that the pair's ratio is the
+# prompts' own cost.
 PAIRS = {
     "sasrec": ("SASRec", "SeeDRecSASRec"),
     "gru4rec": ("GRU4Rec", "SeeDRecGRU4Rec"),
@@ -70,6 +72,7 @@ PAIRS = {
     "seedrec-batching": ("SeeDRecSASRec[random]", "SeeDRecSASRec[length_grouped]"),
     "diffurec-batching": ("DiffuRec[random]", "DiffuRec[length_grouped]"),
     "bert4rec-loss": ("BERT4Rec[recbole_class]", "BERT4Rec"),
+    "sasrec-full-last-layer": ("SASRec", "SeeDRecSASRec[full_last_layer]"),
 }
 BATCHING_LABELS = ("auto", "length_grouped", "random")
 # Label word -> (config option, value), and the command-line option giving the default.
@@ -78,8 +81,10 @@ SWITCHES = {
     "pytorch_ce": ("fused_cross_entropy", False),
     "native_gelu": ("native_gelu", True),
     "recbole_gelu": ("native_gelu", False),
+    "full_last_layer": ("read_out_only_last_layer", False),  # no command-line default: unset
 }
 SWITCH_DEFAULTS = {"fused_cross_entropy": "cross_entropy", "native_gelu": "gelu"}
+WORDS_WITH_DEFAULTS = {word for word, (option, _) in SWITCHES.items() if option in SWITCH_DEFAULTS}
 RECBOLE_CLASS = "recbole_class"
 
 
@@ -102,6 +107,7 @@ def model_and_settings(label, args):
     for option, arg_name in SWITCH_DEFAULTS.items():
         word = next((w for w in words if SWITCHES.get(w, ("",))[0] == option), None)
         settings[option] = SWITCHES[word or getattr(args, arg_name)][1]
+    settings.update(SWITCHES[w] for w in words if w in SWITCHES and w not in WORDS_WITH_DEFAULTS)
     return model, settings
 
 
@@ -310,7 +316,11 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--data-path", help="folder holding <dataset>/ atomic files")
-    parser.add_argument("--sememe-field", help="SEMEME_FIELD (default: the model/data yaml's)")
+    parser.add_argument(
+        "--sememe-field",
+        nargs="+",
+        help="SEMEME_FIELD, one field or several (default: the model/data yaml's)",
+    )
     parser.add_argument("--pairs", nargs="+", default=["sasrec"], choices=sorted(PAIRS))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1, help="untimed repeats first")

@@ -378,6 +378,12 @@ def test_epoch_time_labels_set_batching_and_switches():
     assert not our_bert[1]["recbole_class"] and our_bert[1]["train_batching"] == "auto"
     recbole_gelu = epoch_time.build_parser().parse_args(["--gelu", "recbole_gelu"])
     assert epoch_time.model_and_settings("SASRec[random]", recbole_gelu)[1]["native_gelu"] is False
+    sasrec, full_last_layer = (
+        epoch_time.model_and_settings(label, defaults)
+        for label in epoch_time.PAIRS["sasrec-full-last-layer"]
+    )
+    assert "read_out_only_last_layer" not in sasrec[1]
+    assert full_last_layer[1]["read_out_only_last_layer"] is False
     with pytest.raises(ValueError, match="unknown setting"):
         epoch_time.model_and_settings("SASRec[fast]", defaults)
 
