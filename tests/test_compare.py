@@ -18,7 +18,7 @@ from benchmarks.comparison import cli, costs, paper, results, schedule
 from benchmarks.comparison.plan import make_plan
 from benchmarks.comparison.protocols import PROTOCOLS
 from benchmarks.comparison.records import ComparisonError
-from benchmarks.comparison.report import markdown, shown_configs
+from benchmarks.comparison.report import _epoch_rows, markdown, shown_configs
 from benchmarks.comparison.runner import RunBusy, RunFailed, claim
 from tests.conftest import REDUCED_SEQUENTIAL
 from tests.seedrec_data import write_atomic
@@ -305,6 +305,32 @@ def test_home_report_shows_published_figures_differences_and_targets():
     assert "| ... with p < 0.05 (paired t-test over seeds, two-sided) | MISSED | p = 0.0742" in text
     assert "| one SeeDRecSASRec run, wall time | 1m00s (hit) |" in text
     assert report["configs"]["per_model"]["SeeDRecSASRec"] == {"model": "SeeDRecSASRec"}
+
+
+def test_costs_time_seedrec_against_sasrec_as_run_and_like_for_like(tiny, tmp_path, monkeypatch):
+    command = _command(tiny, tmp_path, "--models", "SASRec,SeeDRec", "--costs")
+    plan = make_plan(*cli.build_parser().parse_known_args(command))
+    epoch_time = costs._benchmark_module("epoch_time")
+    timed = []
+
+    def fake_epoch_ratio(pair, *_):
+        timed.append(pair)
+        return {"pair": list(epoch_time.PAIRS[pair]), "ratio": 1.2, "repeats": 3, "batches": 5}
+
+    monkeypatch.setattr(costs, "epoch_time_ratio", fake_epoch_ratio)
+    monkeypatch.setattr(costs, "sampled_eval_speedup", lambda quick: None)
+    monkeypatch.setattr(costs, "s2idm_vs_diffrec_parameters", lambda *_: None)
+    measured = cli.measure_costs(plan, slow=True)
+    assert timed == ["sasrec", "sasrec-full-last-layer"]
+    assert list(measured["epoch_time"]) == [
+        "SeeDRecSASRec",
+        "SeeDRecSASRec, sasrec-full-last-layer",
+    ]
+    labels = [row[0] for row in _epoch_rows(measured)]
+    assert labels == [
+        "SeeDRecSASRec epoch / SASRec epoch",
+        "SeeDRecSASRec[full_last_layer] epoch / SASRec epoch",
+    ]
 
 
 def test_s2idm_and_diffrec_parameters_on_the_same_data(tiny):
