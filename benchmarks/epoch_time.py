@@ -11,7 +11,9 @@ and ``diffurec-batching``: one model on RecBole's padded batches vs length-group
 ``cross-entropy``: PyTorch's cross-entropy vs the fused one; ``gelu``: RecBole's feed-forward gelu
 vs PyTorch's; ``bert4rec-loss``: RecBole's BERT4Rec, whose loss scores every mask slot, on its
 padded batches, vs this package's, which scores the masked slots only, on length-grouped ones;
-``stock``: RecBole's training path, all three at once, vs this package's), both models are built on
+``stock``: RecBole's training path, all three at once, vs this package's;
+``sasrec-full-last-layer``: SASRec vs SeeDRecSASRec running its whole last layer as SASRec does,
+the prompts' own cost), both models are built on
 the same interactions, split, backbone settings, ``train_batch_size`` and seed. SeeDRec's one-off
 stages run first and are timed apart: the raw prefix vectors, the S2IDM stage (a few epochs are
 enough for timing) and the interest cache (S2IDM's reverse process over every history row;
