@@ -3,16 +3,7 @@
 import statistics
 
 import torch
-
-
-def parameter_counts(model):
-    trainable = sum(p.numel() for name, p in model.named_parameters() if not _frozen(name))
-    frozen = sum(p.numel() for name, p in model.named_parameters() if _frozen(name))
-    return trainable, frozen
-
-
-def _frozen(name):
-    return name.startswith("s2idm.")
+from comparison.runner import parameter_counts  # the run records' count
 
 
 def report(names, built, one_off, runs, cpu, loader, n_batches, backbone_settings, args):
@@ -43,12 +34,12 @@ def report(names, built, one_off, runs, cpu, loader, n_batches, backbone_setting
         seconds = runs[name]
         med = statistics.median(seconds)
         per_batch = med / n_batches
-        trainable, frozen = parameter_counts(built[name][2])
+        counts = parameter_counts(built[name][2])  # S2IDM is frozen after its stage
         loader_s = f"{statistics.median(loader[name]):9.3f}" if loader[name] else f"{'-':>9}"
         print(
             f"   {name:30} {med:9.3f} {min(seconds):8.3f} {max(seconds):8.3f} {per_batch:8.4f} "
             f"{per_batch * full:8.2f} {statistics.median(cpu[name]):8.3f} {loader_s} "
-            f"{trainable:9,} {frozen:9,}"
+            f"{counts['trainable']:9,} {counts['frozen']:9,}"
         )
     ratio = statistics.median(runs[seedrec]) / statistics.median(runs[backbone])
     pairwise = statistics.median(s / b for s, b in zip(runs[seedrec], runs[backbone]))

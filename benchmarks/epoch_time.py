@@ -86,7 +86,6 @@ SWITCHES = {
     "full_last_layer": ("read_out_only_last_layer", False),  # no command-line default: unset
 }
 SWITCH_DEFAULTS = {"fused_cross_entropy": "cross_entropy", "native_gelu": "gelu"}
-WORDS_WITH_DEFAULTS = {word for word, (option, _) in SWITCHES.items() if option in SWITCH_DEFAULTS}
 RECBOLE_CLASS = "recbole_class"
 
 
@@ -106,10 +105,9 @@ def model_and_settings(label, args):
         # (its BERT4Rec gives NaN on a batch of one-item rows, which grouping makes)
         batching = "random"
     settings = {"train_batching": batching, RECBOLE_CLASS: recbole_class}
-    for option, arg_name in SWITCH_DEFAULTS.items():
-        word = next((w for w in words if SWITCHES.get(w, ("",))[0] == option), None)
-        settings[option] = SWITCHES[word or getattr(args, arg_name)][1]
-    settings.update(SWITCHES[w] for w in words if w in SWITCHES and w not in WORDS_WITH_DEFAULTS)
+    settings.update(SWITCHES[w] for w in words if w in SWITCHES)
+    for option, arg_name in SWITCH_DEFAULTS.items():  # what the label leaves out
+        settings.setdefault(option, SWITCHES[getattr(args, arg_name)][1])
     return model, settings
 
 

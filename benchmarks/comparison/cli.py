@@ -2,7 +2,6 @@
 
 import argparse
 import functools
-import shlex
 import sys
 from datetime import datetime, timezone
 
@@ -12,7 +11,7 @@ from .paper import no_published_figures, protocol_differences, published, target
 from .plan import DEFAULT_DATA_PATH, backbones_for, make_plan
 from .protocols import HEADLINE_METRICS, PROTOCOLS, trains_s2idm
 from .records import ComparisonError, load_records, read_json, write_json_atomic
-from .report import shown_configs, write_reports
+from .report import shown_command, shown_configs, write_reports
 from .results import aggregate
 from .resume import resume_note
 from .schedule import planned_runs, run_all
@@ -114,8 +113,7 @@ def main(argv=None):
     except (ComparisonError, ConfigError, FileNotFoundError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
-    shown = [arg for arg in argv if arg != "--report-only"]  # the command that makes the runs
-    command = "python benchmarks/compare.py " + shlex.join(shown)
+    command = shown_command("compare.py", argv)
     print(
         f"{plan.data}, {plan.protocol} protocol{' (QUICK profile)' if plan.quick else ''}: "
         f"{len(plan.models)} models x {len(plan.seeds)} seeds -> {plan.layout.markdown}",

@@ -1,5 +1,7 @@
 """The comparison's two outputs: ``<stem>.json`` (everything) and ``<stem>.md`` (the tables)."""
 
+import shlex
+
 import yaml
 
 from .costs import GOALS, PAPER_PARAMETER_RATIO
@@ -339,6 +341,12 @@ def _costs_section(report):
         lines += ["", "<details><summary>epoch_time.py report</summary>", "", "```"]
         lines += [epoch["report"], "```", "", "</details>"]
     return lines + [""]
+
+
+def shown_command(script, argv):
+    """The command that makes a report's runs, as the report shows it (``--report-only``, which
+    only rebuilds it, left out)."""
+    return f"python benchmarks/{script} " + shlex.join(a for a in argv if a != "--report-only")
 
 
 def regenerate_lines(command):

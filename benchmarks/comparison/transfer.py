@@ -38,7 +38,7 @@ from .records import (
     read_json,
     write_json_atomic,
 )
-from .report import duration
+from .report import duration, shown_command
 from .schedule import planned_runs, run_all, threads_per_run
 from .transfer_report import write_transfer_report
 
@@ -296,8 +296,7 @@ def main(argv=None):
     args, overrides = build_parser().parse_known_args(argv)
     from recbole_seedrec.config import ConfigError
 
-    shown = [arg for arg in argv if arg != "--report-only"]  # the command that makes the runs
-    command = "python benchmarks/transfer.py " + shlex.join(shown)
+    command = shown_command("transfer.py", argv)
     layout = Layout(args.out, "transfer", stem(args))
     try:
         check_args(args, overrides)
