@@ -10,7 +10,11 @@ from recbole.utils import EvaluatorType, InputType, ModelType
 from recbole_seedrec.data.batching import BATCHING_CHOICES
 from recbole_seedrec.data.unseen_negatives import CHOICES as NEGATIVES_CHOICES
 from recbole_seedrec.data.unseen_negatives import OPTION as NEGATIVES_OPTION
+from recbole_seedrec.data.unseen_negatives import TRAIN_CHOICES as TRAIN_NEGATIVES_CHOICES
+from recbole_seedrec.data.unseen_negatives import TRAIN_OPTION as TRAIN_NEGATIVES_OPTION
 from recbole_seedrec.model.layers.activation import OPTION as NATIVE_GELU_OPTION
+from recbole_seedrec.model.layers.interest import INTEREST_SCOPES
+from recbole_seedrec.model.layers.ipe import IPE_INITS, PROMPT_INJECTIONS
 from recbole_seedrec.model.layers.softmax_loss import OPTION as FUSED_CE_OPTION
 from recbole_seedrec.registry import get_model, is_own_model, keeps_recbole_name
 
@@ -38,6 +42,64 @@ def few_shot_threshold(final):
             "sememes a test user's history may have to count as few-shot), or leave it unset."
         )
     return value
+
+
+SELECTION_SPLITS = ("valid", "test")  # test: the release's defect (trainer/test_audit.py)
+
+# Options that reproduce the SeeDRec release's choices: off (unset) by default.
+_RELEASE_CHOICES = {
+    "interest_scope": INTEREST_SCOPES,
+    "prompt_injection": PROMPT_INJECTIONS,
+    "ipe_init": IPE_INITS,
+    "selection_split": SELECTION_SPLITS,
+    TRAIN_NEGATIVES_OPTION: TRAIN_NEGATIVES_CHOICES,
+}
+
+
+def init_from_path(final):
+    """``init_from`` with ``{seed}`` replaced by the run's seed (one option for a whole
+    comparison: each seed starts from its own checkpoint), or None."""
+    value = final.get("init_from")
+    if value is None:
+        return None
+    try:
+        return str(value).format(seed=final.get("seed"))
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError(
+            f"init_from is {value!r}: the only placeholder it may hold is {{seed}}."
+        ) from None
+
+
+def check_release_options(final):
+    """The release-reproduction options, checked before any data is loaded."""
+    for option, choices in _RELEASE_CHOICES.items():
+        value = final.get(option)
+        if value is not None and value not in choices:
+            raise ConfigError(f"{option} is {value!r}; give one of {', '.join(choices)}.")
+    if final.get("test_audit") not in (None, True, False):
+        raise ConfigError(f"test_audit is {final['test_audit']!r}; give True or False.")
+    betas = final.get("adam_betas")
+    if betas is not None and not (
+        isinstance(betas, (list, tuple))
+        and len(betas) == 2
+        and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)
+    ):
+        raise ConfigError(f"adam_betas is {betas!r}; give two numbers in [0, 1), e.g. [0.9, 0.98].")
+    decay = final.get("lr_decay")
+    if decay is not None and not (isinstance(decay, (int, float)) and 0 < decay <= 1):
+        raise ConfigError(f"lr_decay is {decay!r}; give the per-epoch factor in (0, 1], e.g. 0.99.")
+    init_from = init_from_path(final)
+    if init_from is not None and not Path(init_from).is_file():
+        raise ConfigError(
+            f"init_from: no checkpoint at '{init_from}'. Give the model_file of a finished run "
+            "({seed} in the path stands for the run's seed)."
+        )
+    split = (final.get("eval_args") or {}).get("split")
+    if final.get("interest_scope") == "release" and split != {"LS": "valid_and_test"}:
+        raise ConfigError(
+            "interest_scope: release needs the leave-one-out split "
+            "(eval_args.split {'LS': 'valid_and_test'}): it reads the validation row's prefix."
+        )
 
 
 def check_eval_negatives(final):
@@ -183,6 +245,7 @@ class Config(RecBoleConfig):
         self._check_train_batching()
         self._check_switches()
         self._check_eval_negatives()
+        check_release_options(self.final_config_dict)
         self._load_required_item_fields()
         self._check_few_shot()
 

@@ -9,7 +9,13 @@ import torch
 from recbole.utils import init_logger, init_seed, set_color
 
 from recbole_seedrec.compat import load_trusted_checkpoint
-from recbole_seedrec.config import Config, ConfigError, check_eval_negatives, check_few_shot
+from recbole_seedrec.config import (
+    Config,
+    ConfigError,
+    check_eval_negatives,
+    check_few_shot,
+    init_from_path,
+)
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.few_shot import few_shot_users
@@ -19,6 +25,7 @@ from recbole_seedrec.model.layers.softmax_loss import OPTION as FUSED_CE_OPTION
 from recbole_seedrec.model.layers.softmax_loss import use_fused_cross_entropy
 from recbole_seedrec.registry import UnknownModelError, get_model, get_trainer
 from recbole_seedrec.trainer.subset_eval import evaluate_test, few_shot_fields
+from recbole_seedrec.trainer.warm_start import warm_start
 
 # Options switching this package's faster, equal computations on (unset) or off (False).
 SWITCH_OPTIONS = {FUSED_CE_OPTION: use_fused_cross_entropy, NATIVE_GELU_OPTION: use_native_gelu}
@@ -43,6 +50,8 @@ def prepare_data(config, init_logging=init_logger):
 def build_model_and_trainer(config, train_data):
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    if config["init_from"]:
+        warm_start(model, init_from_path(config.final_config_dict))
     for option, switch in SWITCH_OPTIONS.items():
         # unset means on; written back so the run record and checkpoint say which path ran
         # (the log's config block is printed before this, at data preparation: hence the line)
@@ -73,6 +82,8 @@ def run_recbole_seedrec(
     dataset, train_data, valid_data, test_data = prepare_data(config)
     few_shot = few_shot_users(config, dataset, test_data)  # before training: fails early
     model, trainer = build_model_and_trainer(config, train_data)
+    if hasattr(trainer, "audit_with"):  # test_audit / selection_split: test (the release's)
+        trainer.audit_with(test_data)
     logger = getLogger()
     logger.info(model)
     show_progress = config["show_progress"]
@@ -92,6 +103,8 @@ def run_recbole_seedrec(
         "test_result": test_result,
         "model_file": trainer.saved_model_file if saved else None,
     }
+    if getattr(trainer, "test_audit", None):
+        result["test_audit"] = trainer.test_audit
     # few_shot_max_sememes: the same test evaluation over few-shot users
     result.update(few_shot_fields(few))
     return result

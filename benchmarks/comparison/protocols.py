@@ -127,12 +127,15 @@ def refused_override(key):
 def backbone_of(model_class):
     """The model a SeeDRec variant is built on (SeeDRecCL4SRec -> CL4SRec; both ablations ->
     SASRec), read from the class: ``class X(..., SememeInterestMixin, Backbone)``."""
+    from recbole.model.abstract_recommender import AbstractRecommender
+
     from recbole_seedrec.model.layers.sememe_interest import SememeInterestMixin
 
     mro = model_class.__mro__
     if SememeInterestMixin not in mro:
         return None
-    return mro[mro.index(SememeInterestMixin) + 1].__name__
+    after = mro[mro.index(SememeInterestMixin) + 1 :]
+    return next(cls.__name__ for cls in after if issubclass(cls, AbstractRecommender))
 
 
 def trains_s2idm(model_class):

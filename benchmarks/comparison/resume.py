@@ -100,6 +100,7 @@ class EpochResume:
                 "segments": self.earlier["segments"] + 1,
             },
             "random": random_states(self.train_data),
+            "test_audit": list(getattr(trainer, "test_audit", None) or []),
         }
         folder = saved_dir(self.spec)
         partial = folder / f"{STATE}.partial"
@@ -131,6 +132,8 @@ class EpochResume:
         self.clock.s2idm_train_s = state["clock"]["s2idm_train_s"]
         self.clock.interest_cache_s = state["clock"]["interest_cache_s"]
         self.earlier = state["earlier"]
+        if hasattr(trainer, "test_audit"):
+            trainer.test_audit[:0] = state.get("test_audit", [])
         self.resumed_after = state["epoch"]
         self._restore_random_before_next_epoch(state["random"])
         trainer.logger.info(

@@ -245,6 +245,8 @@ def train_and_evaluate(spec):
     few_shot = few_shot_users(config, dataset, test_data)
     data_s = time.perf_counter() - started
     model, trainer = build_model_and_trainer(config, train_data)
+    if hasattr(trainer, "audit_with"):
+        trainer.audit_with(test_data)
     clock = StageClock(trainer, model)
     best = {"epoch": None}
     resume = EpochResume(spec, trainer, train_data, clock, best, started)
@@ -288,6 +290,7 @@ def train_and_evaluate(spec):
         "config": dict(config.final_config_dict),
         "model_file": trainer.saved_model_file,
         "resumed": resume.summary(),
+        "test_audit": getattr(trainer, "test_audit", None) or None,
     }
     resume.discard()
     if few is not None:

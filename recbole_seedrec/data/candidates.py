@@ -18,7 +18,8 @@ from recbole.utils import EvaluatorType, ModelType
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.batching import LengthGroupedTrainDataLoader, length_grouping_applies
 from recbole_seedrec.data.unseen_negatives import OPTION as NEGATIVES_OPTION
-from recbole_seedrec.data.unseen_negatives import UnseenNegativeSampler
+from recbole_seedrec.data.unseen_negatives import TRAIN_OPTION as TRAIN_NEGATIVES_OPTION
+from recbole_seedrec.data.unseen_negatives import TrainingSetNegatives, UnseenNegativeSampler
 from recbole_seedrec.registry import get_model
 
 CANDIDATE_FIELD = "candidate_items"
@@ -116,6 +117,8 @@ def data_preparation(config, dataset, model_class=None):
         loaders[0] = LengthGroupedTrainDataLoader(
             config, train._dataset, train._sampler, shuffle=train.shuffle
         )
+    if config[TRAIN_NEGATIVES_OPTION] == "unseen":
+        loaders[0]._sampler = TrainingSetNegatives(loaders[0]._dataset, loaders[0]._sampler)
     if config["eval_type"] != EvaluatorType.RANKING:
         return tuple(loaders)
     unseen = config[NEGATIVES_OPTION] == "unseen"

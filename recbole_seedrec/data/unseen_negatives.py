@@ -88,3 +88,64 @@ def _repeats_earlier_draw(draws):
     rows = np.arange(len(draws))[:, None]
     repeats[rows, positions[:, 1:]] = values[:, 1:] == values[:, :-1]
     return repeats
+
+
+TRAIN_OPTION = "train_negatives"
+TRAIN_CHOICES = ("recbole", "unseen")
+
+
+class TrainingSetNegatives:
+    """Training negatives outside the user's training items (``train_negatives: unseen``).
+
+    RecBole's sequential sampler excludes only the row's own target, so a negative can be an
+    item the user bought before. The SeeDRec release draws each negative uniformly among the
+    items outside the user's training set (with replacement across rows: validation and test
+    items can be drawn). This sampler does the same, from NumPy's global generator as RecBole's
+    does (so ``seed`` and the epoch-level resume cover it), and stands in for RecBole's sampler
+    in the training loader; everything else is delegated to it.
+    """
+
+    def __init__(self, train_dataset, recbole_sampler):
+        self._recbole_sampler = recbole_sampler
+        self.n_items = train_dataset.item_num
+        uid, iid = train_dataset.uid_field, train_dataset.iid_field
+        users = train_dataset.inter_feat[uid].numpy().astype(np.int64)
+        lists = train_dataset.inter_feat[iid + train_dataset.config["LIST_SUFFIX"]].numpy()
+        targets = train_dataset.inter_feat[iid].numpy().astype(np.int64)
+        list_users = np.repeat(users, lists.shape[1])
+        listed = lists.reshape(-1).astype(np.int64)
+        keys = np.concatenate(
+            [
+                users * self.n_items + targets,
+                (list_users * self.n_items)[listed > 0] + listed[listed > 0],
+            ]
+        )
+        self._seen = np.unique(keys)
+        per_user = np.bincount(self._seen // self.n_items)
+        if len(per_user) and per_user.max() >= self.n_items - 1:
+            from recbole_seedrec.config import ConfigError  # config.py imports this module
+
+            raise ConfigError(
+                f"{TRAIN_OPTION}: unseen: a user has trained on every item, so no negative is "
+                f"left to draw. Set {TRAIN_OPTION}: recbole."
+            )
+
+    def __getattr__(self, name):
+        return getattr(self._recbole_sampler, name)
+
+    def _trained_on(self, users, items):
+        keys = users * self.n_items + items
+        found = np.searchsorted(self._seen, keys).clip(max=len(self._seen) - 1)
+        return self._seen[found] == keys
+
+    def sample_by_user_ids(self, user_ids, item_ids, num):
+        """RecBole's layout: ``num`` rounds of one negative per row, ``[num * rows]``."""
+        import torch
+
+        users = np.tile(np.asarray(user_ids, dtype=np.int64), num)
+        items = np.random.randint(1, self.n_items, size=len(users))
+        redraw = self._trained_on(users, items)
+        while redraw.any():
+            items[redraw] = np.random.randint(1, self.n_items, size=int(redraw.sum()))
+            redraw[redraw] = self._trained_on(users[redraw], items[redraw])
+        return torch.from_numpy(items)

@@ -14,6 +14,9 @@ pass over the data.
 import torch
 
 NORMALIZATIONS = ("none", "sum", "max")
+# Which prefix conditions a row: its own (prefix, the paper's), or, as the SeeDRec release does,
+# all of the user's training items for every training row (release: the targets leak).
+INTEREST_SCOPES = ("prefix", "release")
 
 
 def prefix_sememe_vectors(histories, table, start, end, w_min=0.1, w_max=0.5, normalize="none"):

@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from recbole_seedrec.config import ConfigError
+from recbole_seedrec.model.layers.ipe import PROMPT_INJECTIONS
 
 PROMPT_PLACEMENTS = ("before_items", "after_items")
 
@@ -47,10 +48,30 @@ class PromptedTransformerMixin:
                 f"prompt_placement: {self.prompt_placement!r} is not one of "
                 f"{', '.join(PROMPT_PLACEMENTS)} (before_items is the paper's)."
             )
+        self.prompt_injection = config["prompt_injection"] or "backbone"
+        if self.prompt_injection not in PROMPT_INJECTIONS:
+            raise ConfigError(
+                f"prompt_injection: {self.prompt_injection!r} is not one of "
+                f"{', '.join(PROMPT_INJECTIONS)} (raw is the SeeDRec release's)."
+            )
+        if self.prompt_injection == "raw" and self.prompt_placement != "before_items":
+            raise ConfigError("prompt_injection: raw needs prompt_placement: before_items.")
         if self.prompt_num:  # prompts get positions too: room for k more before the items
             size = self.position_embedding.num_embeddings + self.prompt_num
             self.position_embedding = nn.Embedding(size, self.hidden_size)
             self._init_weights(self.position_embedding)
+
+    def adapt_warm_start(self, name, tensor):
+        """A backbone checkpoint's position table into ours (``init_from``): its row j goes
+        where the item of that place now sits (row k + j with the prompts before the items);
+        the prompts' own rows stay fresh."""
+        own = self.position_embedding.weight
+        if name != "position_embedding.weight" or len(tensor) + self.prompt_num != len(own):
+            return None
+        first = self.prompt_num if self.prompt_placement == "before_items" else 0
+        adapted = own.detach().clone().cpu()
+        adapted[first : first + len(tensor)] = tensor
+        return adapted
 
     def forward(self, item_seq, item_seq_len, prompts=None):
         """SASRec's encoder over the items and the k prompts, with RecBole's right padding.
@@ -62,7 +83,11 @@ class PromptedTransformerMixin:
         """
         emb, keys, read_out = self._with_prompts(item_seq, item_seq_len, prompts)
         positions = torch.arange(emb.size(1), device=item_seq.device)
-        hidden = self.dropout(self.LayerNorm(emb + self.position_embedding(positions)))
+        position_emb = self.position_embedding(positions)
+        hidden = self.dropout(self.LayerNorm(emb + position_emb))
+        if self.prompt_injection == "raw" and prompts is not None:
+            k = prompts.size(1)
+            hidden = torch.cat([prompts + position_emb[:k], hidden[:, k:]], dim=1)
         mask = self.get_attention_mask(keys)
         if not self.read_out_only_last_layer:
             output = self.trm_encoder(hidden, mask, output_all_encoded_layers=True)[-1]

@@ -9,7 +9,6 @@ target in the full history), holding the vector of the items strictly before the
 from logging import getLogger
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from recbole_seedrec.config import ConfigError
@@ -17,6 +16,7 @@ from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD, SememeSequentia
 from recbole_seedrec.data.sememes import ItemSememeTable
 from recbole_seedrec.model.layers.interest import InterestCache
 from recbole_seedrec.model.layers.ipe import InterestPromptEncoder
+from recbole_seedrec.model.layers.next_item_loss import NextItemLossMixin
 from recbole_seedrec.model.layers.s2idm import S2IDM
 from recbole_seedrec.model.layers.s2idm_artifact import (
     describe_overlap,
@@ -29,23 +29,19 @@ from recbole_seedrec.model.layers.s2idm_artifact import (
 )
 
 VOCABULARY_POLICIES = ("align", "strict")
+LEAK_WARNING = (
+    "interest_scope: release: every training row of a user is prompted from all of the "
+    "user's training items, so the targets' own sememes enter the training prompts (the "
+    "SeeDRec release's leak). Use it only to measure the release; results are labelled leaky."
+)
 
 
-class _LossTypeView:
-    """The config as a RecBole backbone must see it: BCE trains on the same pairs as BPR."""
-
-    def __init__(self, config):
-        self._config = config
-
-    def __getitem__(self, key):
-        value = self._config[key]
-        return "BPR" if key == "loss_type" and value == "BCE" else value
-
-    def __getattr__(self, name):
-        return getattr(self._config, name)
-
-    def __contains__(self, key):
-        return key in self._config
+def release_positions(histories, users, positions):
+    """The SeeDRec release's interest rows under leave-one-out: every training row and the
+    validation row read the vector of all training items (the validation row's own prefix),
+    the test row its own prefix (training + validation items, never the test item)."""
+    lengths = histories.offsets[users + 1] - histories.offsets[users]
+    return torch.where(positions < lengths - 1, lengths - 2, positions)
 
 
 def s2idm_kwargs(config, q):
@@ -89,7 +85,7 @@ def sememe_args(config):
     }
 
 
-class SememeInterestMixin:
+class SememeInterestMixin(NextItemLossMixin):
     """Mix in before a RecBole sequential backbone."""
 
     dataset_class = SememeSequentialDataset
@@ -98,9 +94,7 @@ class SememeInterestMixin:
     uses_prompts = True  # False: the interest is fused after the encoder ("w/ S2IDM" ablation)
 
     def __init__(self, config, dataset):
-        super().__init__(_LossTypeView(config), dataset)
-        self.loss_type = config["loss_type"]
-        self.bce_temperature = config["bce_temperature"]
+        super().__init__(config, dataset)  # NextItemLossMixin, then the backbone
         if not hasattr(dataset, "user_histories"):
             raise ConfigError(
                 f"{type(self).__name__} needs its own dataset class; build the data with "
@@ -111,6 +105,9 @@ class SememeInterestMixin:
         fields = self.sememe_table.fields
         self.sememe_args = sememe_args(config)
         self.inference_steps = config["s2idm_inference_steps"]
+        self.interest_scope = config["interest_scope"] or "prefix"
+        if self.interest_scope == "release":
+            getLogger().warning(LEAK_WARNING)
         self.prompt_num = config["prompt_num"] if self.uses_prompts else 0
         q = self.sememe_table.q
         # S2IDM's vocabulary: ours, unless a loaded artifact has another one (then the interest
@@ -125,7 +122,10 @@ class SememeInterestMixin:
         self.interest_q = mapping.source_q if mapping is not None else q
         if self.uses_prompts:
             self.prompt_encoder = InterestPromptEncoder(
-                self.interest_q, self.prompt_size(), self.prompt_num
+                self.interest_q,
+                self.prompt_size(),
+                self.prompt_num,
+                config["ipe_init"] or "per_prompt",
             )
         self.s2idm = S2IDM(**s2idm_kwargs(config, q)) if self.uses_s2idm else None
         # Which of our sememes feeds which S2IDM column: identity unless the vocabularies differ.
@@ -168,7 +168,10 @@ class SememeInterestMixin:
         if self._interest_cache is None:
             self.build_interest_cache()
         users = interaction[self.USER_ID]
-        rows = self.histories.rows(users.cpu(), interaction[HISTORY_POSITION_FIELD].cpu())
+        positions = interaction[HISTORY_POSITION_FIELD].cpu()
+        if self.interest_scope == "release":
+            positions = release_positions(self.histories, users.cpu(), positions)
+        rows = self.histories.rows(users.cpu(), positions)
         return self._interest_cache.lookup(rows, users.device)
 
     def train(self, mode=True):
@@ -230,33 +233,6 @@ class SememeInterestMixin:
     def encode(self, interaction):
         item_seq, item_seq_len = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
         return self.forward(item_seq, item_seq_len, self.prompts(interaction))
-
-    def scored_item_embeddings(self):
-        return self.item_embedding.weight[: self.n_items]
-
-    def _scores(self, seq_output, item_emb):
-        if self.loss_type == "BCE":  # the release: cosine x temperature
-            return F.normalize(seq_output, dim=-1) @ F.normalize(item_emb, dim=-1).T
-        return seq_output @ item_emb.T
-
-    def next_item_loss(self, seq_output, interaction):
-        pos_items = interaction[self.POS_ITEM_ID]
-        if self.loss_type == "CE":
-            logits = self._scores(seq_output, self.scored_item_embeddings())
-            return self.loss_fct(logits, pos_items)  # the backbone's CE (fused_cross_entropy)
-        pos = self._pair_scores(seq_output, pos_items)
-        neg = self._pair_scores(seq_output, interaction[self.NEG_ITEM_ID])
-        if self.loss_type == "BPR":
-            return self.loss_fct(pos, neg)
-        logits = torch.stack([pos, neg], dim=1) * self.bce_temperature
-        labels = torch.stack([torch.ones_like(pos), torch.zeros_like(neg)], dim=1)
-        return F.binary_cross_entropy_with_logits(logits, labels)
-
-    def _pair_scores(self, seq_output, items):
-        item_emb = self.item_embedding(items)
-        if self.loss_type == "BCE":
-            return F.cosine_similarity(seq_output, item_emb, dim=-1)
-        return (seq_output * item_emb).sum(-1)
 
     def calculate_loss(self, interaction):
         return self.next_item_loss(self.encode(interaction), interaction)
