@@ -26,7 +26,16 @@ def shadow_model_dir(tmp_path, monkeypatch):
 
 
 def test_recbole_model_resolves_to_recbole():
-    assert get_model("SASRec") is RecBoleSASRec
+    from recbole.model.sequential_recommender.gru4rec import GRU4Rec
+
+    assert get_model("GRU4Rec") is GRU4Rec
+
+
+def test_sasrec_is_ours_under_recbole_name():
+    """SASRec gains the release's BCE loss here and keeps RecBole's name and config."""
+    model_class = get_model("SASRec")
+    assert model_class is not RecBoleSASRec and issubclass(model_class, RecBoleSASRec)
+    assert model_class.__module__ == "recbole_seedrec.model.sasrec"
 
 
 def test_package_model_shadows_recbole(shadow_model_dir):

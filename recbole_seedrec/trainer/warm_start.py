@@ -6,6 +6,7 @@ name and shape match the new model's is copied; a model may adapt a tensor whose
 (SeeDRec's position table has k more rows, for the prompts); everything else starts fresh.
 """
 
+import pickle
 from logging import getLogger
 
 import torch
@@ -28,7 +29,7 @@ def warm_start(model, path):
         source = load_trusted_checkpoint(path, map_location="cpu")["state_dict"]
     except FileNotFoundError:
         raise ConfigError(f"init_from: no checkpoint at '{path}'.") from None
-    except (KeyError, TypeError, RuntimeError, OSError, EOFError) as error:
+    except (KeyError, TypeError, RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:
         raise ConfigError(
             f"init_from: '{path}' is not a model checkpoint ({type(error).__name__}). Give the "
             "model_file of a finished run."
