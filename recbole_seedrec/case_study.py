@@ -9,7 +9,6 @@ are drawn side by side as bar charts of their top-N sememes (paper, Fig. 5), as 
 Needs matplotlib: ``pip install "recbole-seedrec[plot]"``.
 """
 
-import argparse
 import os
 import sys
 import tempfile
@@ -20,6 +19,8 @@ import torch
 
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
+from recbole_seedrec.errors import UserError, exit_with
+from recbole_seedrec.evaluate import CommandParser
 from recbole_seedrec.model.layers.interest import prefix_sememe_vectors
 from recbole_seedrec.quick_start import USER_ERRORS, load_data_and_model
 from recbole_seedrec.registry import get_model
@@ -154,6 +155,23 @@ def draw(raw, generalised, title, top=15):
     return fig
 
 
+def check_out_dir(out_dir):
+    """Before the data loads: ``out_dir`` is a folder, or a path where one can be made."""
+    path = Path(out_dir)
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if folder.is_dir():
+                return
+            what = (
+                "is a file, not a folder"
+                if folder == path
+                else f"cannot be made: {folder} is a file"
+            )
+            raise CaseStudyError(
+                f"--out-dir {path}", what, "Give a folder for the figures (it is made if missing)."
+            )
+
+
 def save_atomic(fig, path, fmt):
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
@@ -171,6 +189,7 @@ def case_study(model_file, out_dir, users=None, sample=3, seed=0, top=15, config
     if top < 1:
         raise CaseStudyError(f"--top {top}: give 1 or more sememes per chart.")
     _pyplot_free_figure()  # fail before loading the data when matplotlib is missing
+    check_out_dir(out_dir)
     config, model, dataset, _, _, test_data = load_data_and_model(
         model_file, config_updates, check=check_model_class
     )
@@ -181,7 +200,10 @@ def case_study(model_file, out_dir, users=None, sample=3, seed=0, top=15, config
     # S2IDM answers in its own vocabulary: ours, or a transferred S2IDM's (cross-domain).
     s2idm_tokens = list(getattr(model, "s2idm_tokens", None) or tokens)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CaseStudyError(f"--out-dir {out_dir}", f"cannot be made ({error.strerror})") from None
     written = []
     for user in chosen:
         position = targets[user]
@@ -208,7 +230,7 @@ def _safe(token):
 
 
 def main(argv=None, prog="recbole-seedrec case-study"):
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog=prog,
         description="Draw, for test users, the original and S2IDM-generalised sememe "
         "distributions of the history before their test item (PNG and SVG).",
@@ -233,8 +255,8 @@ def main(argv=None, prog="recbole-seedrec case-study"):
         written = case_study(
             args.model_file, args.out_dir, users, args.sample, args.seed, args.top, updates
         )
-    except USER_ERRORS as error:
-        parser.exit(2, f"error: {error}\n")
+    except (*USER_ERRORS, UserError) as error:
+        exit_with(error)
     for path in written:
         print(path)
     return 0

@@ -6,6 +6,8 @@ See ``../shared/notes/recbole-1.2.1.md`` for the defects they work around.
 """
 
 import copy
+import os
+import pickle
 import types
 
 import torch
@@ -34,6 +36,62 @@ class _TrustedCheckpointTorch(types.ModuleType):
 def load_trusted_checkpoint(path, map_location=None):
     """Load a RecBole checkpoint, which pickles its Config (a file you trust)."""
     return torch.load(path, map_location=map_location, weights_only=False)
+
+
+# What torch.load raises on bytes that are not (or no longer) a file torch.save wrote.
+UNREADABLE_FILE_ERRORS = (
+    RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError, OverflowError,
+    pickle.UnpicklingError,
+)  # fmt: skip
+# Where a model checkpoint comes from, for the errors of the checked loader.
+_CHECKPOINT_FIX = (
+    "Give the .pth a run wrote to checkpoint_dir (default ./saved/; its log names it)."
+)
+
+
+def load_checkpoint_file(path, map_location="cpu"):
+    """:func:`load_trusted_checkpoint`, checked: a missing, damaged or other file (an S2IDM
+    artifact, any torch file without ``config`` and ``state_dict``) raises a ``UserError``
+    that names ``path`` and says what it is."""
+    import warnings
+
+    from recbole_seedrec.errors import UserError
+
+    path = str(path)
+    if os.path.isdir(path):
+        raise UserError(path, "is a folder, not a model checkpoint", _CHECKPOINT_FIX)
+    if not os.path.isfile(path):
+        raise UserError(path, "does not exist", _CHECKPOINT_FIX)
+    try:
+        with warnings.catch_warnings():  # torch warns about the pickle protocol it reads
+            warnings.simplefilter("ignore")
+            checkpoint = load_trusted_checkpoint(path, map_location=map_location)
+    except (ImportError, AttributeError) as error:  # pickles a class this install lacks
+        what = f"was saved by code this install lacks ({error})"
+        raise UserError(path, what, "Load it with the version of the package that wrote it.")
+    except UNREADABLE_FILE_ERRORS:  # not a checkpoint, or one cut short
+        raise UserError(path, *_unreadable(path)) from None
+    if isinstance(checkpoint, dict) and {"config", "state_dict"} <= set(checkpoint):
+        return checkpoint
+    if isinstance(checkpoint, dict) and {"hyperparameters", "vocabulary"} <= set(checkpoint):
+        what = "is an S2IDM artifact, not a model checkpoint"
+        raise UserError(path, what, f"Give it to a SeeDRec run as --s2idm_path={path}.")
+    keys = sorted(map(str, checkpoint))[:5] if isinstance(checkpoint, dict) else None
+    held = f"a dict of {keys}" if keys is not None else f"a {type(checkpoint).__name__}"
+    what = f"is not a model checkpoint (it holds {held}, no config and state_dict)"
+    raise UserError(path, what, _CHECKPOINT_FIX)
+
+
+def _unreadable(path):
+    """(what, fix) of a file torch cannot read, from its first bytes."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head:
+        return "is empty", _CHECKPOINT_FIX
+    if head == b"PK\x03\x04":  # torch.save's zip archive, cut short or damaged
+        what = "is truncated or damaged: torch cannot read its archive"
+        return what, "Copy it again, whole, or give another checkpoint."
+    return "is not a file torch.save wrote, so not a model checkpoint", _CHECKPOINT_FIX
 
 
 def patch_checkpoint_loading():

@@ -12,20 +12,23 @@ from recbole_seedrec.data.unseen_negatives import CHOICES as NEGATIVES_CHOICES
 from recbole_seedrec.data.unseen_negatives import OPTION as NEGATIVES_OPTION
 from recbole_seedrec.data.unseen_negatives import TRAIN_CHOICES as TRAIN_NEGATIVES_CHOICES
 from recbole_seedrec.data.unseen_negatives import TRAIN_OPTION as TRAIN_NEGATIVES_OPTION
+from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.model.layers.activation import OPTION as NATIVE_GELU_OPTION
 from recbole_seedrec.model.layers.interest import INTEREST_SCOPES
 from recbole_seedrec.model.layers.ipe import IPE_INITS, PROMPT_INJECTIONS
 from recbole_seedrec.model.layers.softmax_loss import OPTION as FUSED_CE_OPTION
+from recbole_seedrec.options import (
+    check_config_file,
+    check_option_names,
+    check_option_values,
+    check_time_field_loaded,
+)
 from recbole_seedrec.registry import get_model, is_own_model, keeps_recbole_name
 
 PROPERTIES = Path(__file__).parent / "properties"
 RECBOLE_PROPERTIES = Path(recbole.__file__).parent / "properties"
 
 _BASE_YAML_BY_TYPE = {ModelType.SEQUENTIAL: "sequential.yaml"}
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot work, with the option to change."""
 
 
 FEW_SHOT_OPTION = "few_shot_max_sememes"
@@ -175,6 +178,11 @@ class Config(RecBoleConfig):
         self._cmd_args = cmd_args
         super().__init__(model, dataset, config_file_list, config_dict)
 
+    def _load_config_files(self, file_list):
+        for path in file_list or []:
+            check_config_file(path)  # one line naming the file, not yaml's traceback
+        return super()._load_config_files(file_list)
+
     def _load_cmd_line(self):
         if self._cmd_args is None:
             return super()._load_cmd_line()
@@ -245,6 +253,14 @@ class Config(RecBoleConfig):
         self._check_train_batching()
         self._check_switches()
         self._check_eval_negatives()
+        check_option_names(
+            self.cmd_config_dict, set(self.file_config_dict) | set(self.variable_config_dict)
+        )
+        check_option_values(self.final_config_dict)
+        check_time_field_loaded(
+            self.final_config_dict,
+            Path(self.final_config_dict["data_path"]) / f"{self.dataset}.inter",
+        )
         check_release_options(self.final_config_dict)
         self._load_required_item_fields()
         self._check_few_shot()

@@ -9,6 +9,7 @@ under RecBole's sampler with distinct negatives the user never interacted with).
 negatives are drawn again (RecBole's sampler reads the global random state, seeded from the
 run's ``seed``), so under ``uniN`` the full-set metrics can differ slightly from the run's own;
 the few-shot metrics always come from the same evaluation as the full-set ones printed beside.
+``--json FILE`` also writes the result (plain numbers; an existing FILE only with ``--force``).
 """
 
 import argparse
@@ -16,10 +17,12 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 from recbole.utils import init_seed
 
 from recbole_seedrec.config import FEW_SHOT_OPTION, ConfigError
 from recbole_seedrec.data.few_shot import few_shot_users
+from recbole_seedrec.errors import UserError, exit_with
 from recbole_seedrec.quick_start import USER_ERRORS, load_data_and_model
 from recbole_seedrec.registry import get_trainer
 from recbole_seedrec.trainer.subset_eval import evaluate_test, few_shot_fields
@@ -97,8 +100,45 @@ def print_result(result, out=None):
         )
 
 
+class CommandParser(argparse.ArgumentParser):
+    """argparse whose usage mistakes end as every error here does: one line, exit status 2."""
+
+    def error(self, message):
+        exit_with(UserError(self.prog, message, f"See {self.prog} --help."))
+
+
+def check_json_path(path, force=False):
+    """Before the evaluation: refuse a ``--json`` path that cannot be written, or that would
+    replace a file without ``force``."""
+    path = Path(path)
+    where = f"--json {path}"
+    if path.is_dir():
+        raise UserError(where, "is a folder", f"Give a file name, e.g. --json {path / 'x.json'}.")
+    if not path.parent.is_dir():
+        what = f"{path.parent} is a file" if path.parent.exists() else "does not exist"
+        raise UserError(where, f"its folder {what}", "Create the folder first, or give another.")
+    if path.exists() and not force:
+        raise UserError(where, "exists", "Give --force to replace it, or another file name.")
+
+
+def _plain(value):
+    """``json``'s fallback: numpy scalars (RecBole's GAUC is a float32) as the number printed."""
+    if isinstance(value, np.floating):
+        return float(str(value))
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def write_json(result, path):
+    """``result`` as JSON, written to a temporary file and renamed onto ``path``."""
+    from recbole_seedrec.data.output import write_atomic
+
+    write_atomic({Path(path): json.dumps(result, indent=2, default=_plain) + "\n"})
+
+
 def main(argv=None, prog="recbole-seedrec evaluate"):
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog=prog,
         description="Evaluate a saved checkpoint on its test split. Options given as "
         f"--key=value: {', '.join(UPDATABLE)} (e.g. --{FEW_SHOT_OPTION}=5 also reports the "
@@ -106,6 +146,7 @@ def main(argv=None, prog="recbole-seedrec evaluate"):
     )
     parser.add_argument("--model-file", required=True, help="checkpoint (.pth) of any model")
     parser.add_argument("--json", help="also write the result to this JSON file")
+    parser.add_argument("--force", action="store_true", help="replace an existing --json file")
     args, overrides = parser.parse_known_args(argv)
     updates = {}
     for arg in overrides:
@@ -114,15 +155,15 @@ def main(argv=None, prog="recbole-seedrec evaluate"):
             parser.error(f"unrecognised argument '{arg}': options take the form --key=value")
         updates[key] = value
     try:
+        if args.json:
+            check_json_path(args.json, args.force)
         updates = _typed(updates)
         result = evaluate_checkpoint(args.model_file, updates)
-    except USER_ERRORS as error:
-        parser.exit(2, f"error: {error}\n")
-    print_result(result)
-    if args.json:
-        from recbole_seedrec.data.output import write_atomic
-
-        write_atomic({Path(args.json): json.dumps(result, indent=2) + "\n"})
+        print_result(result)
+        if args.json:
+            write_json(result, args.json)
+    except (*USER_ERRORS, UserError) as error:
+        exit_with(error)
     return 0
 
 

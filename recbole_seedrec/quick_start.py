@@ -8,10 +8,9 @@ from logging import getLogger
 import torch
 from recbole.utils import init_logger, init_seed, set_color
 
-from recbole_seedrec.compat import load_trusted_checkpoint
+from recbole_seedrec.compat import load_checkpoint_file
 from recbole_seedrec.config import (
     Config,
-    ConfigError,
     check_eval_negatives,
     check_few_shot,
     init_from_path,
@@ -19,11 +18,15 @@ from recbole_seedrec.config import (
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.few_shot import few_shot_users
+from recbole_seedrec.data.fingerprint import OPTION as FINGERPRINT_OPTION
+from recbole_seedrec.data.fingerprint import check_same_data, data_fingerprint
+from recbole_seedrec.errors import ConfigError, UserError
 from recbole_seedrec.model.layers.activation import OPTION as NATIVE_GELU_OPTION
 from recbole_seedrec.model.layers.activation import use_native_gelu
 from recbole_seedrec.model.layers.softmax_loss import OPTION as FUSED_CE_OPTION
 from recbole_seedrec.model.layers.softmax_loss import use_fused_cross_entropy
-from recbole_seedrec.registry import UnknownModelError, get_model, get_trainer
+from recbole_seedrec.registry import get_model, get_trainer
+from recbole_seedrec.trainer.checkpoints import resume_run
 from recbole_seedrec.trainer.subset_eval import evaluate_test, few_shot_fields
 from recbole_seedrec.trainer.warm_start import warm_start
 
@@ -31,7 +34,7 @@ from recbole_seedrec.trainer.warm_start import warm_start
 SWITCH_OPTIONS = {FUSED_CE_OPTION: use_fused_cross_entropy, NATIVE_GELU_OPTION: use_native_gelu}
 
 # Mistakes in what the user asked for: reported in one line, without a traceback.
-USER_ERRORS = (ConfigError, UnknownModelError, FileNotFoundError)
+USER_ERRORS = (UserError, FileNotFoundError)  # ConfigError, UnknownModelError among them
 
 
 def prepare_data(config, init_logging=init_logger):
@@ -40,6 +43,8 @@ def prepare_data(config, init_logging=init_logger):
     ``init_logging(config)`` sets up the log (a Ray Tune trial sends it to its own folder)."""
     init_seed(config["seed"], config["reproducibility"])
     init_logging(config)
+    # every checkpoint pickles the config: it carries what it was trained on
+    config[FINGERPRINT_OPTION] = data_fingerprint(config["data_path"], config["dataset"])
     logger = getLogger()
     logger.info(config)
     dataset = create_dataset(config)
@@ -84,12 +89,17 @@ def run_recbole_seedrec(
     model, trainer = build_model_and_trainer(config, train_data)
     if hasattr(trainer, "audit_with"):  # test_audit / selection_split: test (the release's)
         trainer.audit_with(test_data)
+    if config["resume_checkpoint"]:
+        resume_run(trainer, config["resume_checkpoint"])
     logger = getLogger()
     logger.info(model)
     show_progress = config["show_progress"]
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=saved, show_progress=show_progress
     )
+    if best_valid_result is None and saved and config["resume_checkpoint"]:
+        # resumed after its last improvement: the best epoch's validation, from its weights
+        best_valid_result = trainer.evaluate(valid_data, load_best_model=True)
     test_result, few = evaluate_test(
         trainer, test_data, few_shot, load_best_model=saved, show_progress=show_progress
     )
@@ -125,12 +135,7 @@ def load_data_and_model(model_file, config_updates=None, check=None):
     may refuse the checkpoint before that (loading a large data set takes minutes). A
     checkpoint is a pickle: load only files you trust.
     """
-    if not os.path.isfile(model_file):
-        raise FileNotFoundError(
-            f"No checkpoint at '{model_file}'. Checkpoints are written to `checkpoint_dir` "
-            "(default ./saved/); run_recbole_seedrec returns the path as 'model_file'."
-        )
-    checkpoint = load_trusted_checkpoint(model_file, map_location="cpu")
+    checkpoint = load_checkpoint_file(model_file, map_location="cpu")  # one line if it is not
     config = checkpoint["config"]
     config["device"] = _device_available_here(config)
     for key, value in (config_updates or {}).items():
@@ -139,6 +144,7 @@ def load_data_and_model(model_file, config_updates=None, check=None):
         config[key] = value
     check_few_shot(config.final_config_dict)
     check_eval_negatives(config.final_config_dict)
+    check_same_data(config[FINGERPRINT_OPTION], config["data_path"], config["dataset"], model_file)
     if check is not None:
         check(config)
     dataset, train_data, valid_data, test_data = prepare_data(config)
@@ -153,8 +159,13 @@ def _split_config_files(values):
     """Accept ``a.yaml b.yaml`` as separate arguments or as one quoted string, like RecBole."""
     files = [name for value in values or [] for name in value.split()]
     missing = [name for name in files if not os.path.isfile(name)]
+    for name in missing:
+        if "=" in name:  # an override without its dashes, read as a file by --config_files
+            raise ConfigError(name, "is not a config file", f"Overrides take the form --{name}.")
     if missing:
-        raise FileNotFoundError(f"config file not found: {', '.join(missing)}")
+        raise ConfigError(
+            "--config_files", f"no such file: {', '.join(missing)}", "Check the path(s)."
+        )
     return files or None
 
 
@@ -170,6 +181,12 @@ def parse_with_overrides(parser, argv):
     """``(args, overrides)``: every argument the parser does not know must be ``--key=value``
     (a config override, as RecBole's command line takes them)."""
     args, overrides = parser.parse_known_args(argv)
+    # argparse hands an argument holding a space ("--load_col={'inter': [...]}") to the
+    # preceding --config_files as a file name: it is an override
+    files = getattr(args, "config_files", None) or []
+    if files:
+        args.config_files = [f for f in files if not (f.startswith("--") and "=" in f)]
+        overrides = [f for f in files if f not in args.config_files] + overrides
     bad = [arg for arg in overrides if not (arg.startswith("--") and "=" in arg)]
     if bad:
         parser.error(f"unrecognised arguments {bad}: overrides take the form --key=value")

@@ -10,6 +10,8 @@ from pathlib import Path
 import recbole.model
 from recbole.utils import get_trainer as recbole_get_trainer
 
+from recbole_seedrec.errors import UserError
+
 _OWN_MODEL_PACKAGE = "recbole_seedrec.model"
 _RECBOLE_MODEL_SUBPACKAGES = (
     "general_recommender",
@@ -20,7 +22,7 @@ _RECBOLE_MODEL_SUBPACKAGES = (
 )
 
 
-class UnknownModelError(ValueError):
+class UnknownModelError(UserError):
     """Raised for a model name that neither this package nor RecBole defines."""
 
 

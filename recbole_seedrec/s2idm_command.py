@@ -7,14 +7,17 @@ vocabularies are joined by sememe (``s2idm_artifact.union_vocabulary``) and the 
 users train one S2IDM, with the same held-out early stopping as SeeDRec's stage.
 """
 
-import argparse
+from argparse import RawDescriptionHelpFormatter
 from logging import getLogger
+from pathlib import Path
 
 import torch
 from recbole.utils import init_logger, init_seed
 
 from recbole_seedrec.config import Config, ConfigError
 from recbole_seedrec.data.dataset import create_dataset
+from recbole_seedrec.errors import UserError, exit_with
+from recbole_seedrec.evaluate import CommandParser
 from recbole_seedrec.model.layers.interest import prefix_vectors_at
 from recbole_seedrec.model.layers.s2idm import S2IDM
 from recbole_seedrec.model.layers.s2idm_artifact import (
@@ -47,12 +50,12 @@ Any other option is --key=value and applies to every data set (after its config 
 
 
 def build_parser(prog):
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog=prog,
         description="Train S2IDM alone on one or several data sets (one shared sememe "
         "vocabulary, joined by token) and write the artifact s2idm_path loads.",
         epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
     parser.add_argument(
@@ -68,6 +71,7 @@ def build_parser(prog):
         "--config_files", nargs="+", help="yaml files for every data set, before their own"
     )
     parser.add_argument("--out", required=True, help="where the artifact goes (.pth)")
+    parser.add_argument("--force", action="store_true", help="replace an existing --out file")
     return parser
 
 
@@ -81,6 +85,20 @@ def parse(argv, prog="recbole-seedrec s2idm"):
     if len(set(names)) != len(names):
         parser.error(f"--dataset: {names} names a data set twice")
     return parser, args, overrides
+
+
+def check_out(out, force=False):
+    """Before training: ``out`` names a file that may be written (a new one, or with
+    ``force`` an existing one), never a folder."""
+    path, where = Path(out), f"--out {out}"
+    if path.is_dir():
+        fix = f"Give the artifact's file name, e.g. --out {path / 'S2IDM.pth'}."
+        raise UserError(where, "is a folder", fix)
+    blocked = next((p for p in path.absolute().parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise UserError(where, f"cannot be written: {blocked} is a file", "Give another path.")
+    if path.exists() and not force:
+        raise UserError(where, "exists", "Give --force to replace it, or another file name.")
 
 
 def sources_of(args):
@@ -169,11 +187,12 @@ def main(argv=None, prog="recbole-seedrec s2idm"):
     from recbole_seedrec.quick_start import USER_ERRORS
 
     argv = sys.argv[1:] if argv is None else argv
-    parser, args, overrides = parse(argv, prog)
+    _, args, overrides = parse(argv, prog)
     try:
+        check_out(args.out, args.force)
         train_s2idm_on(sources_of(args), args.out, overrides)
-    except USER_ERRORS as error:
-        parser.exit(2, f"error: {error}\n")
+    except (*USER_ERRORS, UserError) as error:
+        exit_with(error)
 
 
 if __name__ == "__main__":

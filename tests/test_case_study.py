@@ -1,6 +1,7 @@
 """``recbole-seedrec case-study``: the figures, what they are drawn from, and its errors."""
 
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -88,8 +89,38 @@ def test_clear_errors(checkpoints, tmp_path, capsys, monkeypatch):
     err = fails("--model-file", checkpoints["SeeDRecSASRec"], "--users", "u5,nobody")
     assert "--users: unknown user(s) nobody (test users are e.g. " in err
     assert "--top 0" in fails("--model-file", checkpoints["SeeDRecSASRec"], "--top", "0")
-    assert "No checkpoint at" in fails("--model-file", str(tmp_path / "none.pth"))
+    assert "none.pth: does not exist" in fails("--model-file", str(tmp_path / "none.pth"))
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # as if not installed
     err = fails("--model-file", checkpoints["SeeDRecSASRec"])
     assert 'pip install "recbole-seedrec[plot]"' in err
     assert not list(tmp_path.iterdir())  # nothing written on any error
+
+
+def test_files_it_cannot_use_are_named_in_one_line(checkpoints, tmp_path, capsys):
+    """An --out-dir that is a file, an S2IDM artifact or a cut-short checkpoint as --model-file:
+    one line naming the file, before the data loads; the file is left as it was."""
+    model_file = checkpoints["SeeDRecSASRec"]
+
+    def fails(*args):
+        with pytest.raises(SystemExit) as stop:
+            main(["case-study", *args])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+        return err
+
+    taken = tmp_path / "figures"
+    taken.write_text("notes\n")
+    err = fails("--model-file", model_file, "--out-dir", str(taken))
+    assert err.startswith(f"error: --out-dir {taken}: is a file, not a folder. ")
+    assert taken.read_text() == "notes\n"
+    err = fails("--model-file", str(tmp_path), "--out-dir", str(tmp_path / "x" / "y"))
+    assert "is a folder, not a model checkpoint" in err  # a folder as --model-file
+    artifact = next(Path(model_file).parent.glob("SeeDRecSASRec-S2IDM-*.pth"))
+    err = fails("--model-file", str(artifact), "--out-dir", str(tmp_path / "out"))
+    assert err.startswith(f"error: {artifact}: is an S2IDM artifact, not a model checkpoint. ")
+    assert f"--s2idm_path={artifact}" in err
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(Path(model_file).read_bytes()[:5000])
+    err = fails("--model-file", str(cut), "--out-dir", str(tmp_path / "out"))
+    assert err.startswith(f"error: {cut}: is truncated or damaged")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.pth", "figures"]

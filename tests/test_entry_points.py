@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -33,7 +34,7 @@ def test_cli_reports_user_errors_in_one_line(capsys):
     assert "Traceback" not in err
     with pytest.raises(SystemExit):
         main(["--model", "SASRec", "--config_files", "no-such.yaml"])
-    assert "config file not found: no-such.yaml" in capsys.readouterr().err
+    assert "--config_files: no such file: no-such.yaml" in capsys.readouterr().err
 
 
 def test_console_script_is_installed():
@@ -126,5 +127,96 @@ def test_checkpoint_reloads_in_a_fresh_process_with_same_metrics(script_run):
 def test_load_data_and_model_names_a_missing_file(tmp_path):
     from recbole_seedrec import load_data_and_model
 
-    with pytest.raises(FileNotFoundError, match="checkpoint_dir"):
+    from recbole_seedrec.errors import UserError
+
+    with pytest.raises(UserError, match="nope.pth: does not exist.*checkpoint_dir"):
         load_data_and_model(str(tmp_path / "nope.pth"))
+
+
+def test_checked_checkpoint_loader_says_what_a_file_is(tmp_path):
+    """One line naming the file: missing, a folder, empty, not torch's, cut short, an S2IDM
+    artifact, another torch file; a checkpoint loads."""
+    from recbole_seedrec.compat import load_checkpoint_file
+    from recbole_seedrec.errors import UserError
+
+    checkpoint = tmp_path / "model.pth"
+    torch.save({"config": {"model": "SASRec"}, "state_dict": {"w": torch.ones(2)}}, checkpoint)
+    assert load_checkpoint_file(checkpoint)["config"] == {"model": "SASRec"}
+    (tmp_path / "empty.pth").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("best model\n")
+    (tmp_path / "cut.pth").write_bytes(checkpoint.read_bytes()[:600])
+    torch.save({"hyperparameters": {}, "state_dict": {}, "vocabulary": []}, tmp_path / "s.pth")
+    torch.save({"epoch": 3}, tmp_path / "other.pth")
+    expected = {
+        "none.pth": "does not exist. Give the .pth a run wrote to checkpoint_dir",
+        "": "is a folder, not a model checkpoint",
+        "empty.pth": "is empty",
+        "notes.txt": "is not a file torch.save wrote, so not a model checkpoint",
+        "cut.pth": "is truncated or damaged: torch cannot read its archive",
+        "s.pth": "is an S2IDM artifact, not a model checkpoint. Give it to a SeeDRec run as "
+        f"--s2idm_path={tmp_path / 's.pth'}.",
+        "other.pth": "is not a model checkpoint (it holds a dict of ['epoch']",
+    }
+    for name, what in expected.items():
+        path = tmp_path / name if name else tmp_path
+        with pytest.raises(UserError) as error:
+            load_checkpoint_file(path)
+        assert str(error.value).startswith(f"{path}: {what}") and "\n" not in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def seedrec_checkpoint(synthetic, tmp_path_factory):
+    """A SeeDRecSASRec of the synthetic data: its metrics include GAUC (a numpy float32)."""
+    from recbole_seedrec.quick_start import run_recbole_seedrec
+    from tests.seedrec_data import SYNTHETIC
+
+    saved = tmp_path_factory.mktemp("saved")
+    settings = {**SYNTHETIC, "data_path": str(synthetic["root"]), "checkpoint_dir": str(saved)}
+    run = run_recbole_seedrec("SeeDRecSASRec", synthetic["name"], config_dict=settings, cmd_args=[])
+    return run["model_file"]
+
+
+def test_evaluate_writes_plain_json_and_replaces_a_file_only_with_force(
+    seedrec_checkpoint, tmp_path, capsys
+):
+    out = tmp_path / "result.json"
+    assert main(["evaluate", "--model-file", seedrec_checkpoint, "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    written = json.loads(out.read_text())
+    assert isinstance(written["test_result"]["gauc"], float)
+    assert f"gauc {written['test_result']['gauc']:.4f}" in printed
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temporary file left
+
+    out.write_text("earlier\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "--model-file", seedrec_checkpoint, "--json", str(out)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and out.read_text() == "earlier\n"
+    assert (
+        err == f"error: --json {out}: exists. Give --force to replace it, or another file name.\n"
+    )
+    assert (
+        main(["evaluate", "--model-file", seedrec_checkpoint, "--json", str(out), "--force"]) == 0
+    )
+    assert json.loads(out.read_text()) == written
+    capsys.readouterr()
+
+
+def test_evaluate_usage_mistakes_are_one_line(seedrec_checkpoint, tmp_path, capsys):
+    def fails(*args):
+        with pytest.raises(SystemExit) as stop:
+            main(["evaluate", *args])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and len(err.splitlines()) == 1 and err.startswith("error: ")
+        return err
+
+    assert "the following arguments are required: --model-file" in fails()
+    missing = tmp_path / "results" / "r.json"
+    err = fails("--model-file", seedrec_checkpoint, "--json", str(missing))
+    assert err.startswith(f"error: --json {missing}: its folder does not exist. ")
+    err = fails("--model-file", seedrec_checkpoint, "--json", str(tmp_path))
+    assert err.startswith(f"error: --json {tmp_path}: is a folder. ")
+    artifact = next(Path(seedrec_checkpoint).parent.glob("SeeDRecSASRec-S2IDM-*.pth"))
+    err = fails("--model-file", str(artifact))
+    assert err.startswith(f"error: {artifact}: is an S2IDM artifact, not a model checkpoint.")
+    assert not list(tmp_path.iterdir())

@@ -192,4 +192,4 @@ def test_evaluate_command_reloads_a_checkpoint(fewsyn, sasrec_run, tmp_path, cap
     assert stop.value.code == 2 and "evaluate cannot change epochs" in err
     with pytest.raises(SystemExit):
         main(["evaluate", "--model-file", str(tmp_path / "none.pth")])
-    assert "No checkpoint at" in capsys.readouterr().err
+    assert "none.pth: does not exist" in capsys.readouterr().err

@@ -4,6 +4,10 @@ import gzip
 import json
 import os
 import shlex
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from recbole.data import create_dataset
@@ -26,9 +30,11 @@ def lines(path):
     return path.read_text(encoding="utf-8").splitlines()
 
 
-def convert(tmp_path, capsys, options, name="toy"):
-    """Run the CLI with ``options`` (one string); return (exit code, stdout, stderr)."""
+def convert(tmp_path, capsys, options, name="toy", force=True):
+    """Run the CLI with ``options`` (one string); return (exit code, stdout, stderr). ``force``:
+    replace an earlier output (tests convert into one folder again and again)."""
     argv = [*shlex.split(options), "--name", name, "--out-dir", str(tmp_path / "out"), *SNOWBALL]
+    argv += ["--force"] if force else []
     code = main(argv)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
@@ -233,7 +239,7 @@ def test_kcore_option(tmp_path, capsys, items_file):
     assert inter_rows(tmp_path) == ["a\ti1\t1", "a\ti2\t2", "b\ti1\t1", "b\ti2\t2"]
     assert "interactions removed by k-core: 3" in out
     err = error_of(tmp_path, capsys, f"--interactions {inter} --items {items_file} --kcore 3")
-    assert "--kcore 3 removes every interaction" in err
+    assert "error: --kcore 3: removes every interaction. Use a smaller K." in err
 
 
 def test_word_filters_and_cap_from_the_command_line(tmp_path, capsys, tables):
@@ -417,3 +423,140 @@ def test_real_beauty_sample_loads_in_recbole(tmp_path, capsys):
     for field, tokens in vocab.items():
         assert field in dataset.item_feat.columns
         assert dataset.num(field) == len(tokens) + 1  # + RecBole's [PAD]
+
+
+def test_refuses_to_replace_earlier_output_without_force(tmp_path, capsys, tables):
+    assert convert(tmp_path, capsys, tables)[0] == 0
+    folder = tmp_path / "out" / "toy"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    other = write(tmp_path / "other.tsv", [("user_id", "item_id", "timestamp"), ("u9", "i1", 1)])
+    items = tmp_path / "items.tsv"
+    code, out, err = convert(
+        tmp_path, capsys, f"--interactions {other} --items {items}", force=False
+    )
+    assert code == 2 and out == ""
+    assert err == (
+        f"error: {folder}: already holds toy.inter and toy.item from an earlier conversion. "
+        "Add --force to replace them, or choose another --name or --out-dir.\n"
+    )
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # and no temp file
+    code, _, err = convert(tmp_path, capsys, f"--interactions {other} --items {items}")
+    assert code == 0, err  # --force
+    assert inter_rows(tmp_path) == ["u9\ti1\t1"]
+
+
+def test_one_existing_output_file_is_refused_too(tmp_path, capsys, tables):
+    folder = tmp_path / "out" / "toy"
+    folder.mkdir(parents=True)
+    (folder / "toy.item").write_text("mine\n")
+    code, _, err = convert(tmp_path, capsys, tables, force=False)
+    assert code == 2 and "already holds toy.item from an earlier conversion" in err
+    assert sorted(os.listdir(folder)) == ["toy.item"]
+    assert (folder / "toy.item").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize(
+    ("found", "flag_value", "shown"),
+    [(",", "','", "','"), (";", "';'", "';'"), ("|", "'|'", "'|'")],
+)
+def test_wrong_separator_names_the_fix(tmp_path, capsys, items_file, found, flag_value, shown):
+    rows = [("user_id", "item_id", "timestamp"), ("u1", "i1", 1), ("u1", "i2", 2)]
+    inter = write(tmp_path / "inter.tsv", rows, found)
+    err = error_of(tmp_path, capsys, f"--interactions {inter} --items {items_file}")
+    assert err == (
+        f"error: {inter}: wrong separator: split at tab, the header is one column "
+        f"{found.join(rows[0])!r}, which holds {shown}. Add --inter-sep {flag_value} "
+        f"(or --sep {flag_value} for both files).\n"
+    )
+    code, _, err = convert(
+        tmp_path, capsys, f"--interactions {inter} --items {items_file} --inter-sep '{found}'"
+    )
+    assert code == 0, err
+    assert inter_rows(tmp_path) == ["u1\ti1\t1", "u1\ti2\t2"]
+
+
+def test_separator_per_file(tmp_path, capsys, tables):
+    inter = tables.split()[1]
+    items = write(tmp_path / "meta.txt", [("item_id", "categories"), ("i1", "A"), ("i2", "B")], ";")
+    err = error_of(tmp_path, capsys, f"--interactions {inter} --items {items}")
+    assert "holds ';'. Add --item-sep ';'" in err
+    code, _, err = convert(
+        tmp_path, capsys, f"--interactions {inter} --items {items} --item-sep ';'"
+    )
+    assert code == 0, err
+    assert item_rows(tmp_path)[:2] == ["i2\tB", "i3\t"]
+    err = error_of(tmp_path, capsys, f"--interactions {inter} --items {items} --sep ';'")
+    assert f"error: {inter}: wrong separator: split at ';'" in err and "holds tab" in err
+    assert "Add --inter-sep '\\t'" in err
+    err = error_of(tmp_path, capsys, f"{tables} --sep ab")
+    assert err == "error: --sep 'ab': a field separator is one character. Give e.g. ',' or '\\t'.\n"
+
+
+def test_duplicate_interactions_warned_or_dropped(tmp_path, capsys, items_file):
+    rows = [("user_id", "item_id", "timestamp"), ("u1", "i1", 1), ("u1", "i1", 1)]
+    rows += [("u1", "i1", 2), ("u2", "i1", 1), ("u1", "i1", 1)]  # 2 repeats of the first row
+    inter = write(tmp_path / "inter.tsv", rows)
+    code, out, err = convert(tmp_path, capsys, f"--interactions {inter} --items {items_file}")
+    assert code == 0, err
+    assert inter_rows(tmp_path) == ["u1\ti1\t1"] * 3 + ["u1\ti1\t2", "u2\ti1\t1"]
+    assert (
+        f"warning: {inter}: 2 duplicate interactions (same user, item and timestamp as an earlier "
+        "row), kept; add --drop-duplicates to drop them\n"
+    ) in err
+    assert "duplicate interactions (same user, item and time), kept: 2" in out
+    assert "interactions: 5" in out
+    options = f"--interactions {inter} --items {items_file} --drop-duplicates"
+    code, out, err = convert(tmp_path, capsys, options)
+    assert code == 0, err
+    assert inter_rows(tmp_path) == ["u1\ti1\t1", "u1\ti1\t2", "u2\ti1\t1"]
+    assert "duplicate" not in err
+    assert "duplicate interactions (same user, item and time), dropped: 2" in out
+    assert "interactions: 3" in out
+
+
+def test_ctrl_c_while_writing_leaves_nothing(tmp_path, capsys, tables, monkeypatch):
+    def interrupted_fsync(fd):  # Ctrl-C while the first temporary file is being written
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(output.os, "fsync", interrupted_fsync)
+    handler = signal.getsignal(signal.SIGINT)
+    code, out, err = convert(tmp_path, capsys, tables)
+    assert code == 130 and out == ""
+    folder = tmp_path / "out" / "toy"
+    assert err == (
+        f"error: {folder}: interrupted by SIGINT; no partial file is left. "
+        "Run the command again to convert.\n"
+    )
+    assert not (tmp_path / "out").exists()  # nor the folders it made
+    assert signal.getsignal(signal.SIGINT) is handler  # restored
+
+
+def test_sigterm_during_conversion_leaves_no_partial_file(tmp_path, capsys, items_file):
+    """A real process, SIGTERM as soon as its first temporary output file exists."""
+    small = write(tmp_path / "small.tsv", [("user_id", "item_id", "timestamp"), ("u", "i1", 1)])
+    assert convert(tmp_path, capsys, f"--interactions {small} --items {items_file}", "big")[0] == 0
+    folder = tmp_path / "out" / "big"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    pad = "x" * 100  # long ids: a big output, written for a few tenths of a second
+    big = tmp_path / "big.tsv"
+    with open(big, "w", encoding="utf-8") as handle:
+        handle.write("user_id\titem_id\ttimestamp\n")
+        handle.writelines(f"u{k % 5000}-{pad}\ti{k % 3 + 1}\t{k}\n" for k in range(150_000))
+    command = [sys.executable, "-m", "recbole_seedrec.data.prepare", "--interactions", str(big)]
+    command += ["--items", str(items_file), "--name", "big", "--out-dir", str(tmp_path / "out")]
+    process = subprocess.Popen(
+        [*command, *SNOWBALL, "--force"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    seen = False
+    while process.poll() is None and not seen:
+        seen = any(name.endswith(".tmp") for name in os.listdir(folder))
+        time.sleep(0.001)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert seen, f"the conversion ended before a temporary file was seen: {err}"
+    assert process.returncode == 128 + signal.SIGTERM, err
+    assert err == (
+        f"error: {folder}: interrupted by SIGTERM; no partial file is left. "
+        "Run the command again to convert.\n"
+    )
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # no .tmp either

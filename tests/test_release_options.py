@@ -14,6 +14,7 @@ from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.unseen_negatives import TrainingSetNegatives
+from recbole_seedrec.errors import UserError
 from recbole_seedrec.model.layers.ipe import InterestPromptEncoder
 from recbole_seedrec.registry import get_model, get_trainer, keeps_recbole_name
 from recbole_seedrec.trainer.test_audit import best_of_test
@@ -271,7 +272,7 @@ def test_warm_start_from_an_unrelated_checkpoint_is_refused(synthetic, data, tmp
     with pytest.raises(ConfigError, match="no parameter of"):
         warm_start(model, str(path))
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(ConfigError, match="is not a model checkpoint"):
+    with pytest.raises(UserError, match="not a file torch.save wrote"):
         warm_start(model, str(tmp_path / "junk.pth"))
 
 

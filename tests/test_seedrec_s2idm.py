@@ -1,6 +1,7 @@
 """SeeDRec's S2IDM stage through the model: the artifact, vocabulary alignment, resuming."""
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,9 +9,12 @@ import torch
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
 from recbole_seedrec.model.layers.s2idm import S2IDM
+from recbole_seedrec.model.layers.s2idm_artifact import read_s2idm_artifact
+from recbole_seedrec.s2idm_command import main as s2idm_main
 from recbole_seedrec.trainer import SeeDRecTrainer, s2idm_stage
 from tests.seedrec_data import (
     NAME,
+    SYNTHETIC,
     build_data,
     build_model,
     default_histories,
@@ -161,6 +165,57 @@ def test_strict_or_nothing_shared_is_a_config_error(tmp_path, trained):
     missing = make_config("SeeDRecSASRec", tmp_path, "disjoint", s2idm_path=str(tmp_path / "no"))
     with pytest.raises(FileNotFoundError, match="s2idm_path"):
         build_model(missing, disjoint)
+
+
+def test_artifact_reader_names_a_file_that_is_not_an_artifact(tmp_path, trained):
+    """A model checkpoint (torch's weights_only advice before), a truncated, empty or missing
+    file, a folder: one line naming the file and what it is."""
+    _, _, trainer = trained
+    checkpoint = trainer.saved_model_file
+    with pytest.raises(ConfigError) as error:
+        read_s2idm_artifact(checkpoint)
+    message = str(error.value)
+    assert message.startswith(f"{checkpoint}: is a model checkpoint, not an S2IDM artifact. ")
+    assert "weights_only" not in message and "\n" not in message
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(Path(trainer.s2idm_artifact).read_bytes()[:2000])
+    with pytest.raises(ConfigError, match=f"^{cut}: is truncated or damaged"):
+        read_s2idm_artifact(str(cut))
+    (tmp_path / "empty.pth").write_bytes(b"")
+    with pytest.raises(ConfigError, match="empty.pth: is empty"):
+        read_s2idm_artifact(str(tmp_path / "empty.pth"))
+    with pytest.raises(FileNotFoundError, match="s2idm_path: no S2IDM artifact at"):
+        read_s2idm_artifact(str(tmp_path / "none.pth"))
+    with pytest.raises(FileNotFoundError, match="is a folder"):
+        read_s2idm_artifact(str(tmp_path))
+
+
+def run_s2idm_command(argv, capsys):
+    """``recbole-seedrec s2idm`` on the synthetic data: (exit code, stderr)."""
+    keys = ("load_col", "s2idm_hidden_dims", "state", "show_progress")
+    settings = [f"--{key}={SYNTHETIC[key]!r}" for key in keys] + ["--s2idm_epochs=1"]
+    try:
+        s2idm_main(["--dataset", NAME, *argv, *settings])
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    return code, capsys.readouterr().err
+
+
+def test_s2idm_command_refuses_to_replace_an_artifact_without_force(synthetic, tmp_path, capsys):
+    out = tmp_path / "S2IDM.pth"
+    out.write_bytes(b"an earlier artifact")
+    data = f"--data_path={synthetic['root']}"
+    code, err = run_s2idm_command(["--out", str(out), data], capsys)
+    assert code == 2 and err == (
+        f"error: --out {out}: exists. Give --force to replace it, or another file name.\n"
+    )
+    assert out.read_bytes() == b"an earlier artifact"
+    code, err = run_s2idm_command(["--out", str(tmp_path), data], capsys)
+    assert code == 2 and err.startswith(f"error: --out {tmp_path}: is a folder. ")
+    code, _ = run_s2idm_command(["--out", str(out), "--force", data], capsys)
+    assert code == 0 and read_s2idm_artifact(str(out))["sources"] == [NAME]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["S2IDM.pth"]
 
 
 # ----- 4. resuming -----------------------------------------------------------------------------

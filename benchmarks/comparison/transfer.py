@@ -127,7 +127,7 @@ def source_command(args, overrides, out_path):
     quick = [f"--{k}={TRANSFER_QUICK[k]}" for k in ("s2idm_epochs", "s2idm_stopping_step")]
     passed = [o for o in overrides if o[2:].startswith(SOURCE_PREFIXES)]
     return [
-        *datasets, "--out", str(out_path),
+        *datasets, "--out", str(out_path), "--force",  # retrained when its inputs changed
         f"--data_path={Path(args.data_path).resolve()}", f"--SEMEME_FIELD={args.sememe_field}",
         "--show_progress=False", *(quick if args.quick else []), *passed,
     ]  # fmt: skip
@@ -176,7 +176,7 @@ def _path_free(inputs):
     for arg in args:
         if arg == "--out":
             next(args, None)
-        else:
+        elif arg != "--force":  # --force changes no input (records made before it lack it)
             command.append(f"sha256:{files[arg]}" if arg in files else arg)
     return command
 

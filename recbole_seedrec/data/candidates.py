@@ -7,6 +7,8 @@ candidates in ``CANDIDATE_FIELD`` ``[rows, 1 + N]`` (positive first). The batch 
 trainer and the collector see (``row_idx``, ``positive_u``, ``positive_i``) is RecBole's.
 """
 
+from logging import getLogger
+
 import numpy as np
 import torch
 from recbole.data import data_preparation as recbole_data_preparation
@@ -121,6 +123,7 @@ def data_preparation(config, dataset, model_class=None):
         loaders[0]._sampler = TrainingSetNegatives(loaders[0]._dataset, loaders[0]._sampler)
     if config["eval_type"] != EvaluatorType.RANKING:
         return tuple(loaders)
+    warn_if_negatives_repeat(config, dataset)
     unseen = config[NEGATIVES_OPTION] == "unseen"
     for i, phase in ((1, "valid"), (2, "test")):
         loader = loaders[i]
@@ -132,6 +135,24 @@ def data_preparation(config, dataset, model_class=None):
                 f"negatives; the {phase} data uses {type(loader).__name__}."
             )
     return tuple(loaders)
+
+
+def warn_if_negatives_repeat(config, dataset):
+    """``uniN`` with N at least the number of other items: RecBole draws with replacement, so
+    the candidate lists repeat items; say so (``eval_negatives: unseen`` refuses instead)."""
+    mode = (config["eval_args"] or {}).get("mode")
+    modes = mode.values() if isinstance(mode, dict) else [mode]
+    for value in modes:
+        wanted = str(value or "")
+        if wanted.startswith("uni") and wanted[3:].isdigit():
+            n, others = int(wanted[3:]), dataset.item_num - 2  # id 0 is padding; the target
+            if n > others:
+                getLogger().warning(
+                    f"eval_args mode {wanted}: {n} negatives per target, but data set "
+                    f"'{config['dataset']}' has only {others} other items, so RecBole draws "
+                    "them with replacement and each list repeats items. Choose a smaller N "
+                    "(e.g. uni100) for a list of distinct items."
+                )
 
 
 def candidate_loader(config, dataset, loader, phase, unseen):

@@ -4,12 +4,14 @@
 (``user_id``, ``item_id``, ``timestamp``; each user's rows together, in time order) and
 ``<name>.item`` (``item_id`` and ``category_sememes`` and/or ``word_sememes``). Everything is
 read and checked before anything is written, and each file is replaced atomically, so a failed
-run leaves no partial file and keeps an earlier good output.
+or interrupted (SIGTERM, Ctrl-C) run leaves no partial file and keeps an earlier good output;
+an earlier output is replaced only with ``--force``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import html
 import re
 import sys
@@ -18,8 +20,21 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from recbole_seedrec.data.output import PANDAS_NA, Summary, write_atomic
-from recbole_seedrec.data.readers import PrepareError, RawData, read_amazon, read_plain_tables
+from recbole_seedrec.data.output import (
+    PANDAS_NA,
+    Interrupted,
+    Summary,
+    check_target,
+    interruptible,
+    write_atomic,
+)
+from recbole_seedrec.data.readers import (
+    PrepareError,
+    RawData,
+    check_input,
+    read_amazon,
+    read_plain_tables,
+)
 from recbole_seedrec.data.text import MissingWordNetWarning, WordSememizer
 
 SEMEME_KINDS = ("category", "word")
@@ -132,18 +147,28 @@ def convert(
     max_vocab=5000,
     backend="auto",
     warn_no_sememe_fraction=0.05,
+    drop_duplicates=False,
+    force=True,
 ):
-    """Filter, build sememes and write ``<out_dir>/<name>/<name>.{inter,item}``."""
+    """Filter, build sememes and write ``<out_dir>/<name>/<name>.{inter,item}``; ``force=False``
+    refuses to replace earlier outputs."""
     started = time.perf_counter()
-    if not name or "/" in name or name in (".", ".."):
-        raise PrepareError(f"--name {name!r}: give a plain data set name such as 'amazon-beauty'")
+    files = check_target(out_dir, name, force)
+    if kcore_k is not None and kcore_k < 0:
+        raise PrepareError(f"--kcore {kcore_k}", "negative", "Give K >= 1, or leave --kcore out.")
     _check_ids(data)
     kinds = _choose_fields(data, sememes)
     rows = data.interactions
+    duplicates = len(rows) - len(set(rows))
+    if duplicates and drop_duplicates:
+        rows = list(dict.fromkeys(rows))  # the first of each
+    read = len(rows)
     if kcore_k:
         rows = kcore(rows, kcore_k)
         if not rows:
-            raise PrepareError(f"--kcore {kcore_k} removes every interaction; use a smaller k")
+            raise PrepareError(
+                f"--kcore {kcore_k}", "removes every interaction", "Use a smaller K."
+            )
     rows = _group_by_user(rows)
     items = list(dict.fromkeys(item for _, item, _ in rows))
     known = set(data.item_ids)
@@ -157,8 +182,6 @@ def convert(
     item_lines = ["\t".join(["item_id:token"] + [f"{f}:token_seq" for f in fields])]
     for n, item in enumerate(items):
         item_lines.append("\t".join([item] + [" ".join(columns[k][n]) for k in kinds]))
-    target = Path(out_dir) / name
-    files = [target / f"{name}.inter", target / f"{name}.item"]
     write_atomic({files[0]: "\n".join(inter) + "\n", files[1]: "\n".join(item_lines) + "\n"})
 
     without = [not any(columns[k][n] for k in kinds) for n in range(len(items))]
@@ -174,7 +197,9 @@ def convert(
         interactions_without_row=sum(1 for _, i, _ in rows if i in missing),
         rows_without_interactions=len(known - set(items)),
         duplicate_item_rows=data.duplicate_items,
-        kcore_removed=len(data.interactions) - len(rows),
+        duplicate_interactions=duplicates,
+        duplicates_dropped=drop_duplicates,
+        kcore_removed=read - len(rows),
         dropped_na_tokens=dropped,
         word_stats=stats,
         word_backend=word_backend,
@@ -189,6 +214,12 @@ def convert(
             f"{len(missing)} items ({summary.interactions_without_row} interactions) of "
             f"{data.sources['interactions']} have no row in {data.sources['items']}: kept, "
             "with no sememes"
+        )
+    if duplicates and not drop_duplicates:
+        summary.warnings.append(
+            f"{data.sources['interactions']}: {duplicates} duplicate interactions (same user, "
+            f"item and {data.order_kind} as an earlier row), kept; add --drop-duplicates to "
+            "drop them"
         )
     if not kinds:
         summary.warnings.append(
@@ -243,7 +274,9 @@ def build_parser():
     src.add_argument("--title-col", help="default: 'title' if present")
     src.add_argument("--category-col", help="default: categories, category, genres or genre")
     src.add_argument("--category-sep", default="|", help="between categories (default: |)")
-    src.add_argument("--sep", help=r"field separator (default: \t, or , for .csv)")
+    src.add_argument("--sep", help=r"field separator of both files (default: \t, or , for .csv)")
+    src.add_argument("--inter-sep", help="separator of --interactions (default: --sep)")
+    src.add_argument("--item-sep", help="separator of --items (default: --sep)")
     amz = parser.add_argument_group("input: Amazon dumps (JSON lines, 2014 or 2018, .gz or not)")
     amz.add_argument("--amazon-reviews", help="reviews: reviewerID, asin, unixReviewTime")
     amz.add_argument("--amazon-meta", help="metadata: asin, title, category or categories")
@@ -253,7 +286,15 @@ def build_parser():
     out.add_argument(
         "--sememes", type=_kinds, help="category, word or category,word (default: all found)"
     )
+    out.add_argument(
+        "--force", action="store_true", help="replace earlier outputs (default: refuse)"
+    )
     out.add_argument("--kcore", type=int, help="keep users and items with >= K interactions")
+    out.add_argument(
+        "--drop-duplicates",
+        action="store_true",
+        help="drop repeated (user, item, time) rows (default: keep them, with a warning)",
+    )
     out.add_argument("--warn-no-sememe-fraction", type=float, default=0.05)
     words = parser.add_argument_group("word sememes from titles")
     words.add_argument("--min-df", type=_df_value, default=2, help="int items or fraction")
@@ -268,7 +309,8 @@ def build_parser():
     return parser
 
 
-def _read(args):
+def _reader(args):
+    """Check the input options and files; return the function that reads them."""
     plain = args.interactions is not None or args.items is not None
     amazon = args.amazon_reviews is not None or args.amazon_meta is not None
     if plain == amazon:
@@ -278,7 +320,10 @@ def _read(args):
     if plain:
         if args.interactions is None or args.items is None:
             raise PrepareError("plain tables need both --interactions FILE and --items FILE")
-        return read_plain_tables(
+        check_input(args.interactions, "--interactions")
+        check_input(args.items, "--items")
+        return functools.partial(
+            read_plain_tables,
             args.interactions,
             args.items,
             user_col=args.user_col,
@@ -289,23 +334,34 @@ def _read(args):
             category_col=args.category_col,
             category_sep=args.category_sep,
             sep=args.sep,
+            inter_sep=args.inter_sep,
+            item_sep=args.item_sep,
         )
     if args.amazon_reviews is None or args.amazon_meta is None:
         raise PrepareError("Amazon dumps need both --amazon-reviews FILE and --amazon-meta FILE")
-    table_only = ("time_col", "order_col", "title_col", "category_col", "sep")
+    table_only = ("time_col", "order_col", "title_col", "category_col", "sep", "inter_sep")
+    table_only += ("item_sep",)
     given = [f"--{o.replace('_', '-')}" for o in table_only if getattr(args, o) is not None]
     if given:
-        raise PrepareError(f"{', '.join(given)} apply to plain tables, not to Amazon dumps")
-    return read_amazon(args.amazon_reviews, args.amazon_meta)
+        raise PrepareError(
+            ", ".join(given),
+            "applies to plain tables (--interactions, --items), not to Amazon dumps",
+            "Leave it out.",
+        )
+    check_input(args.amazon_reviews, "--amazon-reviews")
+    check_input(args.amazon_meta, "--amazon-meta")
+    return functools.partial(read_amazon, args.amazon_reviews, args.amazon_meta)
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with interruptible(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", MissingWordNetWarning)
-            data = _read(args)
+            read = _reader(args)
+            check_target(args.out_dir, args.name, args.force)  # before the long read
+            data = read()
             summary = convert(
                 data,
                 args.name,
@@ -317,10 +373,20 @@ def main(argv=None):
                 max_vocab=args.max_vocab or None,
                 backend=args.lemmatizer,
                 warn_no_sememe_fraction=args.warn_no_sememe_fraction,
+                drop_duplicates=args.drop_duplicates,
+                force=args.force,
             )
     except PrepareError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as stop:
+        where = Path(args.out_dir) / args.name
+        print(
+            f"error: {where}: interrupted by {stop.name}; no partial file is left. "
+            "Run the command again to convert.",
+            file=sys.stderr,
+        )
+        return 128 + stop.signum
     summary.seconds = time.perf_counter() - started  # reading included
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)

@@ -15,13 +15,15 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recbole_seedrec.errors import UserError
+
 TIME_COLUMNS = ("timestamp",)
 ORDER_COLUMNS = ("position",)
 CATEGORY_COLUMNS = ("categories", "category", "genres", "genre")
 TITLE_COLUMNS = ("title",)
 
 
-class PrepareError(Exception):
+class PrepareError(UserError):
     """Input that cannot be converted; the message says where and how to fix it."""
 
 
@@ -49,6 +51,14 @@ class RawData:
         self.seen_items.add(item)
         self.item_ids.append(item)
         return True
+
+
+def check_input(path, flag):
+    """A missing input or a folder given as one, before any reading."""
+    if Path(path).is_dir():
+        raise PrepareError(path, "is a folder, not a file", f"Give the file itself to {flag}.")
+    if not Path(path).is_file():
+        raise PrepareError(path, "no such file", f"Check the path given to {flag}.")
 
 
 def open_text(path):
@@ -83,11 +93,28 @@ def _parse_time(value, where, what):
 # ---------------------------------------------------------------------------- plain tables
 
 
-def _guess_sep(path, sep):
-    if sep is not None:
-        return sep.encode().decode("unicode_escape") if "\\" in sep else sep
+SEPARATORS = {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}  # likely ones, and their names
+
+
+def _separator(text, flag):
+    """The separator given to ``flag`` (``\\t`` is a tab), or None when not given."""
+    if text is None:
+        return None
+    value = text.encode().decode("unicode_escape") if "\\" in text else text
+    if len(value) != 1:
+        raise PrepareError(
+            f"{flag} {text!r}", "a field separator is one character", "Give e.g. ',' or '\\t'."
+        )
+    return value
+
+
+def _default_sep(path):
     name = Path(path).name.lower().removesuffix(".gz")
     return "," if name.endswith(".csv") else "\t"
+
+
+def _sep_name(sep):
+    return SEPARATORS.get(sep, repr(sep))
 
 
 def _rows(path, sep):
@@ -106,8 +133,9 @@ class Table:
     """A delimited file with a header row, read whole; line numbers are found again only for
     an error message, which keeps a million-row read fast."""
 
-    def __init__(self, path, sep=None):
-        self.path, self.sep = path, _guess_sep(path, sep)
+    def __init__(self, path, sep=None, flag="--sep"):
+        self.path, self.flag = path, flag
+        self.sep = _default_sep(path) if sep is None else sep
         try:
             handle, reader = _rows(path, self.sep)
             with handle:
@@ -122,7 +150,8 @@ class Table:
                         raise PrepareError(
                             f"{path}, line {reader.line_num}: {len(fields)} fields, but the "
                             f"header has {width} ({', '.join(self.header)}); check the separator "
-                            f"(--sep, now {self.sep!r}) and stray separators inside values"
+                            f"({self.flag}, now {_sep_name(self.sep)}) and stray separators "
+                            "inside values"
                         )
                     rows.append(fields)
         except UnicodeDecodeError as exc:
@@ -137,7 +166,9 @@ class Table:
             raise PrepareError(f"{path}: the file is empty; it needs a header row and data rows")
         if not self.rows:
             raise PrepareError(
-                f"{path}: the file has a header ({', '.join(self.header)}) but no rows"
+                path,
+                f"the file has a header ({', '.join(self.header)}) but no rows",
+                "Add data rows, or check that this is the right file.",
             )
 
     def where(self, k):
@@ -152,10 +183,28 @@ class Table:
         return str(self.path)
 
 
-def _column(path, header, name, option, candidates=()):
+def _check_separator(table):
+    """A header read as one column that holds another likely separator: the wrong --sep."""
+    if len(table.header) != 1:
+        return
+    counts = {s: table.header[0].count(s) for s in SEPARATORS if s != table.sep}
+    found = max(counts, key=counts.get)
+    if counts[found]:
+        value = "'\\t'" if found == "\t" else repr(found)
+        raise PrepareError(
+            table.path,
+            f"wrong separator: split at {_sep_name(table.sep)}, the header is one column "
+            f"{table.header[0]!r}, which holds {_sep_name(found)}",
+            f"Add {table.flag} {value} (or --sep {value} for both files).",
+        )
+
+
+def _column(table, name, option, candidates=()):
     """Index of column ``name`` (or the first of ``candidates`` present), None if optional."""
+    path, header = table.path, table.header
     if name is not None:
         if name not in header:
+            _check_separator(table)
             raise PrepareError(
                 f"{path}: no column {name!r} (columns found: {', '.join(header)}); "
                 f"set {option} to one of them"
@@ -167,20 +216,23 @@ def _column(path, header, name, option, candidates=()):
     return None
 
 
-def _order_column(path, header, time_col, order_col):
+def _order_column(table, time_col, order_col):
     """(index, kind) of the column that orders each user's interactions."""
     if time_col is not None and order_col is not None:
-        raise PrepareError("give --time-col or --order-col, not both")
+        raise PrepareError(
+            "--time-col and --order-col", "both given", "Give --time-col or --order-col, not both."
+        )
     if time_col is not None:
-        return _column(path, header, time_col, "--time-col"), "timestamp"
+        return _column(table, time_col, "--time-col"), "timestamp"
     if order_col is not None:
-        return _column(path, header, order_col, "--order-col"), "position"
+        return _column(table, order_col, "--order-col"), "position"
     for candidates, kind in ((TIME_COLUMNS, "timestamp"), (ORDER_COLUMNS, "position")):
-        index = _column(path, header, None, "", candidates)
+        index = _column(table, None, "", candidates)
         if index is not None:
             return index, kind
+    _check_separator(table)
     raise PrepareError(
-        f"{path}: no order column (columns found: {', '.join(header)}); name one with "
+        f"{table.path}: no order column (columns found: {', '.join(table.header)}); name one with "
         "--time-col (timestamps) or --order-col (positions)"
     )
 
@@ -196,13 +248,23 @@ def read_plain_tables(
     category_col=None,
     category_sep="|",
     sep=None,
+    inter_sep=None,
+    item_sep=None,
 ):
-    """Read an interaction table and an item table (header row, one record a row)."""
-    table = Table(interactions, sep)
+    """Read an interaction table and an item table (header row, one record a row); the
+    separators default to ``sep``, which defaults to tab (comma for ``.csv``)."""
+    if not category_sep:
+        raise PrepareError(
+            "--category-sep ''", "empty", "Give the text between categories, e.g. '|'."
+        )
+    sep = _separator(sep, "--sep")
+    inter_sep = _separator(inter_sep, "--inter-sep") or sep
+    item_sep = _separator(item_sep, "--item-sep") or sep
+    table = Table(interactions, inter_sep, "--inter-sep")
     header = table.header
-    u = _column(interactions, header, user_col, "--user-col")
-    i = _column(interactions, header, item_col, "--item-col")
-    t, kind = _order_column(interactions, header, time_col, order_col)
+    u = _column(table, user_col, "--user-col")
+    i = _column(table, item_col, "--item-col")
+    t, kind = _order_column(table, time_col, order_col)
     try:
         records = [(f[u].strip(), f[i].strip(), float(f[t])) for f in table.rows]
         bad = next((k for k, r in enumerate(records) if not math.isfinite(r[2])), None)
@@ -215,11 +277,11 @@ def read_plain_tables(
         raise PrepareError(f"{table.where(empty)}: empty user or item id")
     order_source = f"column {header[t]!r}"
 
-    table = Table(items, sep)
+    table = Table(items, item_sep, "--item-sep")
     header = table.header
-    ic = _column(items, header, item_col, "--item-col")
-    cc = _column(items, header, category_col, "--category-col", CATEGORY_COLUMNS)
-    tc = _column(items, header, title_col, "--title-col", TITLE_COLUMNS)
+    ic = _column(table, item_col, "--item-col")
+    cc = _column(table, category_col, "--category-col", CATEGORY_COLUMNS)
+    tc = _column(table, title_col, "--title-col", TITLE_COLUMNS)
     data = RawData(
         interactions=records,
         categories={},

@@ -17,6 +17,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from recbole_seedrec.errors import UserError
+
 INSTALL_HINT = "apt-get install wordnet-base wordnet-sense-index"
 
 # The database files NLTK's WordNetCorpusReader opens, besides lexnames.
@@ -46,7 +48,7 @@ LEXNAMES = (
 )
 
 
-class WordNetSetupError(Exception):
+class WordNetSetupError(UserError):
     """The source or the target cannot give a working WordNet; the message says what to do."""
 
 

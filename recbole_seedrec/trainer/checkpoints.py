@@ -28,3 +28,32 @@ class SafeCheckpointMixin:
         os.replace(partial, target)
         if verbose:
             self.logger.info(f"Saving current: {target}")
+
+
+def resume_run(trainer, path):
+    """Continue a killed run from its checkpoint (``--resume_checkpoint=PATH``).
+
+    The checkpoint is written at every improvement and, for a SeeDRec model, at every better
+    S2IDM epoch (epoch -1): the run goes on from there, in the S2IDM stage or in the second
+    one, and keeps writing to the same file. Refused, in one line, for a file that is not a
+    checkpoint, one of another model or data set, or one trained on other data files.
+
+    Args:
+        trainer: the new run's trainer, its model built from the same options.
+        path: the checkpoint (``model_file``) of the run to continue.
+    """
+    from recbole_seedrec.compat import load_checkpoint_file
+    from recbole_seedrec.data.fingerprint import OPTION, check_same_data
+    from recbole_seedrec.errors import ConfigError
+
+    saved = load_checkpoint_file(path)["config"]
+    config = trainer.config
+    for key in ("model", "dataset"):
+        if saved[key] != config[key]:
+            raise ConfigError(
+                f"--resume_checkpoint {path}",
+                f"is a checkpoint of {key} {saved[key]}, not of {config[key]}",
+                f"Resume it with --{key}={saved[key]}.",
+            )
+    check_same_data(saved[OPTION], config["data_path"], config["dataset"], path)
+    trainer.resume_checkpoint(path)

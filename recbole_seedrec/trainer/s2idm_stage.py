@@ -83,6 +83,9 @@ def fit_s2idm(s2idm, vectors, config, device, *, first_epoch=0, optimizer_state=
         None,
         0,
     )
+    best_epoch = None
+    if log:
+        log(f"S2IDM before epoch {first_epoch}: held-out loss {best_loss:.4f}")
     epochs = range(first_epoch, config["s2idm_epochs"])
     progress = tqdm(epochs, desc=set_color("S2IDM", "pink"), ncols=100, disable=not show_progress)
     for epoch in progress:
@@ -100,6 +103,7 @@ def fit_s2idm(s2idm, vectors, config, device, *, first_epoch=0, optimizer_state=
         progress.set_postfix(held_out=f"{loss:.4f}")
         if improved:
             best_loss, best_state, patience = loss, copy.deepcopy(s2idm.state_dict()), 0
+            best_epoch = epoch
             if on_improved:
                 on_improved(optimizer)
         else:
@@ -108,4 +112,12 @@ def fit_s2idm(s2idm, vectors, config, device, *, first_epoch=0, optimizer_state=
                 break
     if best_state is not None:
         s2idm.load_state_dict(best_state)
+    if log and best_epoch is None:
+        log(
+            f"S2IDM: no epoch beat the held-out loss of the weights it started from "
+            f"({best_loss:.4f}); those weights are kept. Try a lower s2idm_learning_rate or "
+            "more s2idm_epochs."
+        )
+    elif log:
+        log(f"S2IDM: kept epoch {best_epoch} (held-out loss {best_loss:.4f})")
     return best_loss

@@ -6,12 +6,11 @@ name and shape match the new model's is copied; a model may adapt a tensor whose
 (SeeDRec's position table has k more rows, for the prompts); everything else starts fresh.
 """
 
-import pickle
 from logging import getLogger
 
 import torch
 
-from recbole_seedrec.compat import load_trusted_checkpoint
+from recbole_seedrec.compat import load_checkpoint_file
 from recbole_seedrec.config import ConfigError
 
 
@@ -25,15 +24,7 @@ def warm_start(model, path):
     Returns:
         dict: ``copied``, ``adapted``, ``fresh`` and ``ignored`` parameter names.
     """
-    try:
-        source = load_trusted_checkpoint(path, map_location="cpu")["state_dict"]
-    except FileNotFoundError:
-        raise ConfigError(f"init_from: no checkpoint at '{path}'.") from None
-    except (KeyError, TypeError, RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:
-        raise ConfigError(
-            f"init_from: '{path}' is not a model checkpoint ({type(error).__name__}). Give the "
-            "model_file of a finished run."
-        ) from None
+    source = load_checkpoint_file(path)["state_dict"]  # one line for a file that is not one
     own = model.state_dict()
     adapt = getattr(model, "adapt_warm_start", None)
     report = {"copied": [], "adapted": [], "fresh": [], "ignored": []}

@@ -20,6 +20,8 @@ from pathlib import Path
 import yaml
 from ray import tune
 
+from recbole_seedrec.errors import UserError
+
 KINDS = ("choice", "uniform", "quniform", "loguniform")
 _BOUND_COUNT = {"uniform": 2, "loguniform": 2, "quniform": 3}
 
@@ -34,7 +36,7 @@ NOT_TUNABLE = {
 }
 
 
-class SearchSpaceError(ValueError):
+class SearchSpaceError(UserError):
     """A search space that cannot be run, naming the file, the line and the fix."""
 
 

@@ -15,14 +15,21 @@ add up there. A target token with no match is out of vocabulary (OOV) and droppe
 """
 
 import os
-import pickle
+import pickletools
+import warnings
+import zipfile
 from dataclasses import dataclass
 
 import torch
 
+from recbole_seedrec.compat import UNREADABLE_FILE_ERRORS
 from recbole_seedrec.config import ConfigError
 
 ARTIFACT_KEYS = ("hyperparameters", "state_dict", "vocabulary")
+ARTIFACT_FIX = (
+    "s2idm_path takes the <model>-S2IDM-....pth a SeeDRec run writes beside its checkpoint (its "
+    "log names it), or the file `recbole-seedrec s2idm ... --out PATH` writes."
+)
 
 
 def prefixed_fields(fields):
@@ -62,26 +69,57 @@ def write_s2idm_artifact(path, s2idm, vocabulary, sememe_fields=(), sources=()):
 
 
 def read_s2idm_artifact(path):
+    """The artifact at ``path`` (``weights_only``); a missing, damaged or other file (a model
+    checkpoint above all) raises an error that names it and says what it is."""
     if not path or not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"s2idm_path: no S2IDM artifact at '{path}'. Train one with SeeDRec's first stage "
-            "(the run logs its path) or with `recbole-seedrec s2idm ... --out PATH`."
-        )
+        folder = path and os.path.isdir(path)
+        what = f"'{path}' is a folder" if folder else f"no S2IDM artifact at '{path}'"
+        raise FileNotFoundError(f"s2idm_path: {what}. {ARTIFACT_FIX}")
     try:
-        artifact = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
-        raise ConfigError(f"s2idm_path: '{path}' is not a readable S2IDM artifact ({error}).")
+        with warnings.catch_warnings():  # torch warns about the pickle protocol it reads
+            warnings.simplefilter("ignore")
+            artifact = torch.load(path, map_location="cpu", weights_only=True)
+    except UNREADABLE_FILE_ERRORS:  # a model checkpoint among them (it pickles a Config)
+        raise ConfigError(path, _not_an_artifact(path), ARTIFACT_FIX) from None
     if not isinstance(artifact, dict):
         artifact = {}
     missing = [key for key in ARTIFACT_KEYS if key not in artifact]
     if missing:
-        raise ConfigError(
-            f"s2idm_path: '{path}' lacks {missing}: it is not an S2IDM artifact (a RecBole "
-            "checkpoint is not one; the artifact is the file the S2IDM stage logs)."
-        )
+        what = f"is not an S2IDM artifact (it lacks {', '.join(missing)})"
+        raise ConfigError(path, what, ARTIFACT_FIX)
     artifact.setdefault("sememe_fields", [])
     artifact.setdefault("sources", [])
     return artifact
+
+
+def _not_an_artifact(path):
+    """What a file ``torch.load(weights_only=True)`` refused is, read without unpickling it."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head:
+        return "is empty"
+    if head != b"PK\x03\x04":  # not torch.save's zip archive
+        return "is not a file torch.save wrote, so not an S2IDM artifact"
+    names = _pickled_strings(path)
+    if names is None:
+        return "is truncated or damaged: torch cannot read its archive"
+    if "state_dict" in names and any(name.startswith("recbole") for name in names):
+        return "is a model checkpoint, not an S2IDM artifact"
+    if set(ARTIFACT_KEYS) <= names:
+        return "is damaged: torch cannot read the S2IDM artifact it holds"
+    return "is not an S2IDM artifact (it pickles objects besides tensors and lists)"
+
+
+def _pickled_strings(path):
+    """The strings (keys, class names) in a torch archive's pickle, read with pickletools, which
+    runs nothing; None if the archive or its pickle is cut short."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+            data = archive.read(name)
+        return {arg for _, arg, _ in pickletools.genops(data) if isinstance(arg, str)}
+    except (OSError, StopIteration, ValueError, zipfile.BadZipFile, EOFError):
+        return None
 
 
 @dataclass

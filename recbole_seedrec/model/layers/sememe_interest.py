@@ -110,6 +110,14 @@ class SememeInterestMixin(NextItemLossMixin):
             getLogger().warning(LEAK_WARNING)
         self.prompt_num = config["prompt_num"] if self.uses_prompts else 0
         q = self.sememe_table.q
+        if q == 0:
+            raise ConfigError(
+                f"SEMEME_FIELD {', '.join(fields)}",
+                f"no item of data set '{config['dataset']}' has a sememe there",
+                "Name the .item field that holds the sememes (the converter writes "
+                "category_sememes and word_sememes), or convert the data with its categories "
+                "or titles.",
+            )
         # S2IDM's vocabulary: ours, unless a loaded artifact has another one (then the interest
         # is read in the artifact's vocabulary, where S2IDM spreads it; see s2idm_artifact).
         self.s2idm_tokens = list(self.sememe_table.vocabulary)
