@@ -16,6 +16,7 @@ from recbole.utils import init_logger, init_seed
 
 from recbole_seedrec.config import Config, ConfigError
 from recbole_seedrec.data.dataset import create_dataset
+from recbole_seedrec.data.fingerprint import data_fingerprint
 from recbole_seedrec.errors import UserError, exit_with
 from recbole_seedrec.evaluate import CommandParser
 from recbole_seedrec.model.layers.interest import prefix_vectors_at
@@ -160,7 +161,8 @@ def train_s2idm_on(sources, out, overrides, logging=True):
     best = fit_s2idm(
         s2idm, vectors, first, device, log=logger.info, show_progress=first["show_progress"]
     )
-    write_s2idm_artifact(out, s2idm.cpu(), union, fields, sources=list(configs))
+    prints = {name: data_fingerprint(c["data_path"], name) for name, c in configs.items()}
+    write_s2idm_artifact(out, s2idm.cpu(), union, fields, list(configs), prints)
     reach = torch.zeros(len(union), dtype=torch.long)
     for mapping in mappings:
         reach[torch.tensor(sorted(set(mapping.source)), dtype=torch.long)] += 1

@@ -64,7 +64,8 @@ class SeeDRecTrainer(CandidateScoringMixin, SafeCheckpointMixin, Trainer):
             self.checkpoint_dir, f"{self.config['model']}-S2IDM"
         )
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self.model.save_s2idm(path, sources=[self.config["dataset"]])
+        dataset = self.config["dataset"]
+        self.model.save_s2idm(path, {dataset: self.config["data_fingerprint"]})
         self.s2idm_artifact = path
         if verbose:
             self.logger.info(f"S2IDM saved (reuse with s2idm_path): {path}")

@@ -46,8 +46,10 @@ def sememe_of(token, fields):
     return token
 
 
-def write_s2idm_artifact(path, s2idm, vocabulary, sememe_fields=(), sources=()):
-    """Temp file beside ``path``, then rename: a reader never sees half an artifact."""
+def write_s2idm_artifact(path, s2idm, vocabulary, sememe_fields=(), sources=(), fingerprints=None):
+    """Temp file beside ``path``, then rename: a reader never sees half an artifact.
+
+    ``fingerprints``: ``{source data set: data_fingerprint}`` of the files it was trained on."""
     if len(vocabulary) != s2idm.q:
         raise ValueError(f"vocabulary of {len(vocabulary)} sememes for an S2IDM of q={s2idm.q}")
     artifact = {
@@ -56,6 +58,7 @@ def write_s2idm_artifact(path, s2idm, vocabulary, sememe_fields=(), sources=()):
         "vocabulary": list(vocabulary),
         "sememe_fields": list(sememe_fields),
         "sources": list(sources),
+        "data_fingerprints": dict(fingerprints or {}),
     }
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)

@@ -13,6 +13,7 @@ from torch import nn
 
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD, SememeSequentialDataset
+from recbole_seedrec.data.fingerprint import data_fingerprint
 from recbole_seedrec.data.sememes import ItemSememeTable
 from recbole_seedrec.model.layers.interest import InterestCache
 from recbole_seedrec.model.layers.ipe import InterestPromptEncoder
@@ -85,6 +86,19 @@ def sememe_args(config):
     }
 
 
+def note_other_data(artifact, config):
+    """An S2IDM trained on this data set's name but other files: said in the log. S2IDM reads
+    sememe vectors by token (``s2idm_vocabulary``), not item ids, so it still applies."""
+    recorded = (artifact.get("data_fingerprints") or {}).get(config["dataset"])
+    current = data_fingerprint(config["data_path"], config["dataset"])
+    if recorded and recorded != current:
+        getLogger().warning(
+            f"s2idm_path {config['s2idm_path']}: trained on other files of data set "
+            f"'{config['dataset']}' ({recorded}; now {current}); its sememes are matched by "
+            "token, so it applies, but it saw other users' vectors."
+        )
+
+
 class SememeInterestMixin(NextItemLossMixin):
     """Mix in before a RecBole sequential backbone."""
 
@@ -126,6 +140,7 @@ class SememeInterestMixin(NextItemLossMixin):
         artifact, mapping = None, None
         if self.uses_s2idm and config["s2idm_path"]:
             artifact = read_s2idm_artifact(config["s2idm_path"])
+            note_other_data(artifact, config)
             mapping = self._map_to_artifact(artifact, config["s2idm_path"], config)
         self.interest_q = mapping.source_q if mapping is not None else q
         if self.uses_prompts:
@@ -194,9 +209,13 @@ class SememeInterestMixin(NextItemLossMixin):
         self.s2idm.eval()
 
     # ----- the S2IDM artifact ----------------------------------------------------------------
-    def save_s2idm(self, path, sources=()):
-        """State dict + sememe vocabulary + hyper-parameters: loads with weights_only=True."""
-        write_s2idm_artifact(path, self.s2idm, self.s2idm_tokens, self.s2idm_fields, sources)
+    def save_s2idm(self, path, fingerprints):
+        """State dict + sememe vocabulary + hyper-parameters: loads with weights_only=True.
+        ``fingerprints``: ``{data set: data_fingerprint}`` of what it was trained on."""
+        write_s2idm_artifact(
+            path, self.s2idm, self.s2idm_tokens, self.s2idm_fields, list(fingerprints),
+            fingerprints,
+        )  # fmt: skip
 
     def s2idm_vocabulary(self):
         return list(self.s2idm_tokens)
