@@ -170,6 +170,12 @@ def gain_text(test):
     return f"{test['relative_change']:+.1%}", p
 
 
+def change(values, previous):
+    if not values or not previous:
+        return "—"
+    return f"{statistics.fmean(values) / statistics.fmean(previous) - 1:+.1%}"
+
+
 def target_text(model, values):
     if not values:
         return f"{model}: no run yet"
@@ -212,6 +218,21 @@ def write_report(args):
             f"| {row['rung']} | {row['switched']} | {len(row['seeds'])} | "
             f"{mean_std(row['sasrec'])} | {mean_std(row['seedrec'])} | {gain} | {p} | "
             f"{mean_std(row['sasrec_hit'])} | {mean_std(row['seedrec_hit'])} |"
+        )
+    lines += [
+        "",
+        (
+            "What each switch changes, relative to the rung above (mean NDCG@10 over that "
+            "rung's seeds; the seeds may differ between rungs while the ladder is incomplete):"
+        ),
+        "",
+        "| rung | SASRec | SeeDRec |",
+        "|---|---|---|",
+    ]
+    for above, row in zip(rows, rows[1:]):
+        lines.append(
+            f"| {row['rung']} | {change(row['sasrec'], above['sasrec'])} | "
+            f"{change(row['seedrec'], above['seedrec'])} |"
         )
     first = rows[0]
     lines += [

@@ -126,7 +126,6 @@ def test_checkpoint_reloads_in_a_fresh_process_with_same_metrics(script_run):
 
 def test_load_data_and_model_names_a_missing_file(tmp_path):
     from recbole_seedrec import load_data_and_model
-
     from recbole_seedrec.errors import UserError
 
     with pytest.raises(UserError, match="nope.pth: does not exist.*checkpoint_dir"):

@@ -250,9 +250,10 @@ def test_test_selection_selects_on_test_and_warns(synthetic, caplog):
 def test_warm_start_copies_the_backbone_and_shifts_positions_past_the_prompts(
     synthetic, data, tmp_path
 ):
-    sasrec = build_model(make_config("SASRec", synthetic["root"], NAME), data)
+    config = make_config("SASRec", synthetic["root"], NAME)
+    sasrec = build_model(config, data)
     path = tmp_path / "sasrec.pth"
-    torch.save({"state_dict": sasrec.state_dict()}, path)
+    torch.save({"config": config, "state_dict": sasrec.state_dict()}, path)
     seedrec = build_model(make_config("SeeDRecSASRec", synthetic["root"], NAME), data)
     fresh_prompts = seedrec.prompt_encoder.first.weight.clone()
     report = warm_start(seedrec, str(path))
@@ -267,7 +268,7 @@ def test_warm_start_copies_the_backbone_and_shifts_positions_past_the_prompts(
 
 def test_warm_start_from_an_unrelated_checkpoint_is_refused(synthetic, data, tmp_path):
     path = tmp_path / "other.pth"
-    torch.save({"state_dict": {"embedding.weight": torch.zeros(3, 3)}}, path)
+    torch.save({"config": {}, "state_dict": {"embedding.weight": torch.zeros(3, 3)}}, path)
     model = build_model(make_config("SASRec", synthetic["root"], NAME), data)
     with pytest.raises(ConfigError, match="no parameter of"):
         warm_start(model, str(path))
@@ -279,10 +280,54 @@ def test_warm_start_from_an_unrelated_checkpoint_is_refused(synthetic, data, tmp
 def test_init_from_reads_the_seed_placeholder_through_the_entry_point(synthetic, data, tmp_path):
     from recbole_seedrec.quick_start import build_model_and_trainer
 
-    sasrec = build_model(make_config("SASRec", synthetic["root"], NAME), data)
-    torch.save({"state_dict": sasrec.state_dict()}, tmp_path / "SASRec-seed2024.pth")
+    sasrec_config = make_config("SASRec", synthetic["root"], NAME)
+    sasrec = build_model(sasrec_config, data)
+    torch.save(
+        {"config": sasrec_config, "state_dict": sasrec.state_dict()},
+        tmp_path / "SASRec-seed2024.pth",
+    )
     config = make_config(
         "SASRec", synthetic["root"], NAME, init_from=str(tmp_path / "SASRec-seed{seed}.pth")
     )
     model, _ = build_model_and_trainer(config, data["train"])
     assert torch.equal(model.item_embedding.weight, sasrec.item_embedding.weight)
+
+
+# ----- the reports label the release's runs ---------------------------------------------------
+def test_compare_labels_runs_with_release_defects():
+    from benchmarks.comparison.protocols import release_labels
+
+    assert release_labels({"interest_scope": "prefix", "selection_split": None}) == []
+    labels = release_labels({"interest_scope": "release", "selection_split": "test"})
+    assert any("leaky" in text for text in labels) and any("TEST" in text for text in labels)
+
+
+def test_the_ladder_reads_best_test_for_rung_one_and_the_selected_epoch_after(tmp_path):
+    import json
+
+    from benchmarks.reproduce import parse_args, runs_dir, write_report
+
+    def record(folder, model, seed, test, audit):
+        path = runs_dir(tmp_path, folder) / f"{model}-seed{seed}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        entries = [{"epoch": e, "valid": {}, "test": {"ndcg@10": v, "hit@10": v}} for e, v in audit]
+        body = {"model": model, "seed": seed, "test": {"ndcg@10": test, "hit@10": test},
+                "test_audit": entries}  # fmt: skip
+        path.write_text(json.dumps(body))
+
+    for seed, shift in ((2020, 0.0), (2021, 0.001), (2022, 0.003)):
+        record("sasrec-bce", "SASRec", seed, 0.090 + shift, [(4, 0.088), (9, 0.093 + shift)])
+        record("seedrec-release", "SeeDRecSASRec", seed, 0.091 + shift,
+               [(4, 0.099 + shift), (9, 0.097)])  # fmt: skip
+    report = write_report(parse_args(["--out", str(tmp_path)])).read_text()
+    rows = {}
+    for line in report.splitlines():
+        if line.startswith("| "):
+            rows.setdefault(line.split(" | ")[0], line)  # the first table's
+    rung1, rung2 = rows["| 1. release protocol (leaky)"], rows["| 2. validation selection (leaky)"]
+    assert "| 3 | 0.0943 ± 0.0015 | 0.1003 ± 0.0015 | +6.4% |" in rung1  # the best test epochs
+    assert "| 3 | 0.0913 ± 0.0015 | 0.0923 ± 0.0015 | +1.1% |" in rung2  # the selected epochs
+    assert "SASRec: 0.0943 against the paper's 0.0962 (-1.9%): hit" in report
+    assert "SeeDRecSASRec: 0.1003 against the paper's 0.1036 (-3.2%): hit" in report
+    assert "| 3. from scratch (leaky) | warm start -> from scratch | 0 |" in report
+    assert "| 2. validation selection (leaky) | -3.2% | -8.0% |" in report  # vs rung 1

@@ -9,7 +9,7 @@ from . import costs as cost_table
 from . import few_shot
 from .paper import no_published_figures, protocol_differences, published, targets
 from .plan import DEFAULT_DATA_PATH, backbones_for, make_plan
-from .protocols import HEADLINE_METRICS, PROTOCOLS, trains_s2idm
+from .protocols import HEADLINE_METRICS, PROTOCOLS, release_labels, trains_s2idm
 from .records import ComparisonError, load_records, read_json, write_json_atomic
 from .report import shown_command, shown_configs, write_reports
 from .results import aggregate
@@ -268,6 +268,7 @@ def write_report(plan, command, failed, costs):
         ),
         "costs": {**costs, "runs": cost_table.run_costs(summary["models"])},
         "configs": shown_configs(configs),
+        "release_labels": {m: release_labels(c) for m, c in configs.items() if release_labels(c)},
     }
     write_reports(plan.layout, report)
     return report

@@ -140,3 +140,16 @@ def backbone_of(model_class):
 
 def trains_s2idm(model_class):
     return backbone_of(model_class) is not None and getattr(model_class, "uses_s2idm", False)
+
+
+# Options that reproduce the SeeDRec release's defects (docs/reproducing-the-paper.md): a run
+# with one of them measures the release, and its report says so.
+RELEASE_DEFECTS = {
+    ("interest_scope", "release"): "leaky: the targets' own sememes enter the training prompts",
+    ("selection_split", "test"): "selected and stopped on TEST, not validation",
+}
+
+
+def release_labels(config):
+    """What a run's config does that this package's protocol forbids, in words (or [])."""
+    return [text for (key, value), text in RELEASE_DEFECTS.items() if config.get(key) == value]

@@ -97,7 +97,11 @@ def markdown(report):
         "early on validation NDCG@10; its best epoch is evaluated on test once. Seeds asked "
         f"for: {', '.join(map(str, report['seeds']))}."
     )
-    lines += [protocol, "", *regenerate_lines(report["command"])]
+    lines += [protocol, ""]
+    for model, labels in (report.get("release_labels") or {}).items():
+        label = f"> **{model} measures the SeeDRec release, not this protocol**: "
+        lines += [label + f"{'; '.join(labels)} (docs/reproducing-the-paper.md).", ""]
+    lines += regenerate_lines(report["command"])
     lines += _results_section(report)
     lines += _tests_section(report)
     from .few_shot import markdown_section  # imports this module
