@@ -46,7 +46,7 @@ from recbole.utils import get_model as recbole_get_model
 from recbole.utils import init_seed
 
 import recbole_seedrec  # noqa: F401  (runtime shims)
-from recbole_seedrec import quick_start
+from recbole_seedrec import run
 from recbole_seedrec.config import Config
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
@@ -197,9 +197,9 @@ def build(label, pair, args, workdir):
     train_data, _, _ = data_preparation(config, create_dataset(config))
     data_s = time.perf_counter() - start
     # the same build, switches included, with RecBole's class looked up in RecBole's registry
-    lookup = recbole_get_model if recbole_class else quick_start.get_model
-    with mock.patch.object(quick_start, "get_model", lookup):
-        model_obj, trainer = quick_start.build_model_and_trainer(config, train_data)
+    lookup = recbole_get_model if recbole_class else run.get_model
+    with mock.patch.object(run, "get_model", lookup):
+        model_obj, trainer = run.build_model_and_trainer(config, train_data)
     return config, train_data, model_obj, trainer, data_s
 
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from recbole_seedrec.arguments import USER_ERRORS, CommandParser
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
 from recbole_seedrec.errors import UserError, exit_with
-from recbole_seedrec.evaluate import CommandParser
 from recbole_seedrec.model.layers.interest import prefix_sememe_vectors
-from recbole_seedrec.quick_start import USER_ERRORS, load_data_and_model
 from recbole_seedrec.registry import get_model
+from recbole_seedrec.run import load_data_and_model
 
 FORMATS = ("png", "svg")
 COLOURS = {"original": "#4C72B0", "kept": "#4C72B0", "new": "#DD8452"}

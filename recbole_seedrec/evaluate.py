@@ -12,7 +12,6 @@ the few-shot metrics always come from the same evaluation as the full-set ones p
 ``--json FILE`` also writes the result (plain numbers; an existing FILE only with ``--force``).
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -20,11 +19,12 @@ from pathlib import Path
 import numpy as np
 from recbole.utils import init_seed
 
+from recbole_seedrec.arguments import USER_ERRORS, CommandParser
 from recbole_seedrec.config import FEW_SHOT_OPTION, ConfigError
 from recbole_seedrec.data.few_shot import few_shot_users
 from recbole_seedrec.errors import UserError, exit_with
-from recbole_seedrec.quick_start import USER_ERRORS, load_data_and_model
-from recbole_seedrec.registry import get_trainer
+from recbole_seedrec.run import load_data_and_model
+from recbole_seedrec.trainer import get_trainer
 from recbole_seedrec.trainer.subset_eval import evaluate_test, few_shot_fields
 
 UPDATABLE = (
@@ -98,13 +98,6 @@ def print_result(result, out=None):
             f"{_metrics(result['test_result_few_shot'])}",
             file=out,
         )
-
-
-class CommandParser(argparse.ArgumentParser):
-    """argparse whose usage mistakes end as every error here does: one line, exit status 2."""
-
-    def error(self, message):
-        exit_with(UserError(self.prog, message, f"See {self.prog} --help."))
 
 
 def check_json_path(path, force=False):

@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 import recbole.model
-from recbole.utils import get_trainer as recbole_get_trainer
 
 from recbole_seedrec.errors import UserError
+from recbole_seedrec.trainer import get_trainer  # its home; importable from here as before
 
 _OWN_MODEL_PACKAGE = "recbole_seedrec.model"
 _RECBOLE_MODEL_SUBPACKAGES = (
@@ -96,15 +96,6 @@ def _unknown_model_message(model_name):
         f"recbole-seedrec models: {', '.join(own) or '(none)'}\n"
         f"RecBole models: {', '.join(theirs)}"
     )
-
-
-def get_trainer(model_type, model_name):
-    """``<Model>Trainer`` from this package, else RecBole's choice for that model."""
-    own_trainers = importlib.import_module("recbole_seedrec.trainer")
-    trainer_class = getattr(own_trainers, model_name + "Trainer", None)
-    if trainer_class is None:
-        trainer_class = recbole_get_trainer(model_type, model_name)
-    return own_trainers.complete_trainer(trainer_class, model_type)
 
 
 __all__ = [

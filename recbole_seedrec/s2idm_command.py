@@ -14,11 +14,16 @@ from pathlib import Path
 import torch
 from recbole.utils import init_logger, init_seed
 
+from recbole_seedrec.arguments import (
+    USER_ERRORS,
+    CommandParser,
+    parse_with_overrides,
+    split_config_files,
+)
 from recbole_seedrec.config import Config, ConfigError
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.fingerprint import data_fingerprint
 from recbole_seedrec.errors import UserError, exit_with
-from recbole_seedrec.evaluate import CommandParser
 from recbole_seedrec.model.layers.interest import prefix_vectors_at
 from recbole_seedrec.model.layers.s2idm import S2IDM
 from recbole_seedrec.model.layers.s2idm_artifact import (
@@ -78,8 +83,6 @@ def build_parser(prog):
 
 def parse(argv, prog="recbole-seedrec s2idm"):
     """(parser, args, overrides); overrides must be --key=value."""
-    from recbole_seedrec.quick_start import parse_with_overrides
-
     parser = build_parser(prog)
     args, overrides = parse_with_overrides(parser, argv)
     names = [group[0] for group in args.dataset]
@@ -104,10 +107,8 @@ def check_out(out, force=False):
 
 def sources_of(args):
     """[(data set, [its yaml files, after the common ones])], each file checked."""
-    from recbole_seedrec.quick_start import _split_config_files
-
-    common = _split_config_files(args.config_files) or []
-    return [(group[0], common + (_split_config_files(group[1:]) or [])) for group in args.dataset]
+    common = split_config_files(args.config_files) or []
+    return [(group[0], common + (split_config_files(group[1:]) or [])) for group in args.dataset]
 
 
 def source_vectors(config):
@@ -185,8 +186,6 @@ def train_s2idm_on(sources, out, overrides, logging=True):
 
 def main(argv=None, prog="recbole-seedrec s2idm"):
     import sys
-
-    from recbole_seedrec.quick_start import USER_ERRORS
 
     argv = sys.argv[1:] if argv is None else argv
     _, args, overrides = parse(argv, prog)

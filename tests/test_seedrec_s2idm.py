@@ -59,7 +59,8 @@ def test_stage_one_writes_an_artifact_that_loads_with_weights_only(trained):
     artifact = torch.load(trainer.s2idm_artifact, weights_only=True)
     assert trainer.s2idm_artifact.startswith(config["checkpoint_dir"])
     assert set(artifact) == {
-        "hyperparameters", "state_dict", "vocabulary", "sememe_fields", "sources"
+        "hyperparameters", "state_dict", "vocabulary", "sememe_fields", "sources",
+        "data_fingerprints",
     }  # fmt: skip
     assert artifact["sememe_fields"] == [] and artifact["sources"] == [NAME]
     assert artifact["vocabulary"] == model.sememe_table.vocabulary

@@ -3,8 +3,9 @@ under one protocol, with mean +- std, paired t-tests, costs and the published fi
 
 Modules by concern: ``protocols`` (what every run is given), ``records`` (one JSON record per
 finished run, resuming, atomic writes), ``runner`` (one run in a subprocess), ``results``
-(aggregation and tests), ``report`` (the .md and .json), ``costs`` (the cost table),
-``paper`` (published figures, protocol differences, targets), ``cli`` (the command).
+(aggregation and tests), ``report`` (the .md and .json), ``tables`` (the reports' table
+helpers), ``costs`` (the cost table), ``paper`` (published figures, protocol differences,
+targets), ``cli`` (the command).
 
 Kept free of heavy imports: a run's subprocess imports ``comparison.runner`` first.
 """

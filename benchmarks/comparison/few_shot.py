@@ -10,9 +10,9 @@ evaluation, and SeeDRec's change over its backbone on both, paired by seed.
 from pathlib import Path
 
 from .records import read_json, write_json_atomic
-from .report import _table, mean_std, metric_label
 from .results import by_model, paired_test, spread
 from .runner import RunFailed, launch
+from .tables import markdown_table, mean_std, metric_label
 
 
 def has_few_shot(record, threshold):
@@ -149,7 +149,7 @@ def markdown_section(report):
             for metric in headline:
                 row += [mean_std(s["few_shot"].get(metric)), mean_std(s["all"].get(metric))]
             rows.append(row)
-        lines += _table(header, rows)
+        lines += markdown_table(header, rows)
         if part["paired_tests"]:
             lines += [""]
             rows = [
@@ -158,7 +158,7 @@ def markdown_section(report):
                 for t in part["paired_tests"]
             ]  # fmt: skip
             header = ["model", "backbone", "metric", "change, few-shot", "change, all", "pairs"]
-            lines += _table(header, rows)
+            lines += markdown_table(header, rows)
         rechecked = sorted(m for m, s in part["models"].items() if "checkpoint" in s["sources"])
         lines += [
             "",

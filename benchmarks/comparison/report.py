@@ -5,8 +5,10 @@ import shlex
 import yaml
 
 from .costs import GOALS, PAPER_PARAMETER_RATIO
+from .few_shot import markdown_section
 from .protocols import PROTOCOL_TEXT, QUICK, SELECTION_METRIC, quick_text
 from .records import plain, write_json_atomic, write_text_atomic
+from .tables import markdown_table, mean_std, metric_label
 
 # Config keys that say where a run happened, not what it was: kept out of the shown configs.
 MACHINE_KEYS = {
@@ -20,20 +22,6 @@ MACHINE_KEYS = {
     "single_spec",
     "seed",
 }
-
-
-def metric_label(key):
-    name, _, k = key.partition("@")
-    label = {"ndcg": "NDCG", "hit": "Hit", "gauc": "GAUC", "mrr": "MRR"}.get(name, name)
-    return f"{label}@{k}" if k else label
-
-
-def mean_std(summary, digits=4):
-    if not summary or summary.get("mean") is None:
-        return "–"
-    if summary.get("std") is None:
-        return f"{summary['mean']:.{digits}f}"
-    return f"{summary['mean']:.{digits}f} ± {summary['std']:.{digits}f}"
 
 
 def duration(seconds):
@@ -52,12 +40,6 @@ def count(n):
     if n is None:
         return "–"
     return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n:,}"
-
-
-def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return lines
 
 
 def shown_configs(configs):
@@ -104,8 +86,6 @@ def markdown(report):
     lines += regenerate_lines(report["command"])
     lines += _results_section(report)
     lines += _tests_section(report)
-    from .few_shot import markdown_section  # imports this module
-
     lines += markdown_section(report)
     lines += _published_section(report)
     lines += _targets_section(report)
@@ -123,7 +103,7 @@ def _results_section(report):
             [model, len(s["seeds"])] + [mean_std(s["test"].get(key)) for key in headline]
             for model, s in models.items()
         ]
-        lines += _table(["model", "seeds", *map(metric_label, headline)], rows)
+        lines += markdown_table(["model", "seeds", *map(metric_label, headline)], rows)
         best = report["aggregate"]["best_model"]
         lines += ["", f"Best test {metric_label(SELECTION_METRIC)}: {best or '–'}."]
     else:
@@ -162,7 +142,7 @@ def _tests_section(report):
     if not tests:
         return lines + ["No SeeDRec model with its backbone in this comparison.", ""]
     header = ["model", "backbone", "metric", "model mean", "backbone mean", "change", "t", "p"]
-    lines += _table([*header, "pairs"], [_test_row(t) for t in tests])
+    lines += markdown_table([*header, "pairs"], [_test_row(t) for t in tests])
     lines += [
         "",
         (
@@ -184,7 +164,7 @@ def _published_section(report):
         for key, value in figures.items():
             ours = models.get(model, {}).get("test", {}).get(key)
             rows.append([model, metric_label(key), f"{value:.4f}", mean_std(ours)])
-    lines += _table(["model", "metric", "published", "ours (mean ± std)"], rows)
+    lines += markdown_table(["model", "metric", "published", "ours (mean ± std)"], rows)
     lines += ["", f"Published: {published['source']}. {published['note']}", ""]
     if report["protocol_differences"]:
         lines += ["Protocol differences:", ""]
@@ -197,7 +177,7 @@ def _targets_section(report):
         return []
     lines = ["## Targets (from the issue; reported hit or miss)", ""]
     rows = [[t["target"], t["status"].upper(), t["figure"]] for t in report["targets"]]
-    return lines + _table(["target", "status", "figure"], rows) + [""]
+    return lines + markdown_table(["target", "status", "figure"], rows) + [""]
 
 
 def _run_row(model, s):
@@ -224,7 +204,7 @@ def _runs_section(report):
     lines = ["## Runs: selection, time, size, memory (mean over seeds)", ""]
     header = ["model", f"valid {metric_label(SELECTION_METRIC)}", "best epoch", "epochs run"]
     header += ["wall time", "s / epoch", "S2IDM stage", "trainable", "frozen", "peak RSS MiB"]
-    lines += _table(header, [_run_row(model, s) for model, s in models.items()])
+    lines += markdown_table(header, [_run_row(model, s) for model, s in models.items()])
     lines += [
         "",
         (
@@ -340,7 +320,7 @@ def _costs_section(report):
     costs = report["costs"]
     rows = [_parameter_row(costs), *_epoch_rows(costs), _sampled_eval_row(costs)]
     rows += _record_rows(costs["runs"])
-    lines = ["## Costs", ""] + _table(["cost", "measured", "goal / published", "how"], rows)
+    lines = ["## Costs", ""] + markdown_table(["cost", "measured", "goal / published", "how"], rows)
     for epoch in (costs.get("epoch_time") or {}).values():
         lines += ["", "<details><summary>epoch_time.py report</summary>", "", "```"]
         lines += [epoch["report"], "```", "", "</details>"]

@@ -8,12 +8,11 @@ from .records import load_records, write_json_atomic, write_text_atomic
 from .report import (
     configs_section,
     duration,
-    mean_std,
-    metric_label,
     regenerate_lines,
     shown_configs,
 )
 from .results import aggregate
+from .tables import markdown_table, mean_std, metric_label
 
 METRICS = ["ndcg@5", "ndcg@10", "hit@5", "hit@10"]  # the paper's table 4
 ROLES = {
@@ -93,17 +92,12 @@ def markdown(report):
     return lines + _overlap(report) + _results(report) + _source(report) + _configs(report)
 
 
-def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-
-
 def _overlap(report):
     lines = ["## Vocabulary overlap", ""]
     o = report["vocabulary_overlap"]
     if not o:
         return lines + ["Measured by the first transferred model's run; none has finished.", ""]
-    lines += _table(
+    lines += markdown_table(
         ["source sememes (q)", "target sememes", "shared types", "OOV types",
          "OOV share of target item–sememe links", "target items with no shared sememe"],
         [[f"{o['source_q']:,}", f"{o['target_q']:,}", f"{o['shared_types']:,}",
@@ -143,7 +137,7 @@ def _results(report):
         )  # fmt: skip
     header = ["model", "what", *map(metric_label, report["metrics"])]
     header += ["NDCG@10 vs SASRec", "paired p", "seeds", "best epoch", "wall time"]
-    lines += _table(header, rows) if rows else ["No run has finished yet."]
+    lines += markdown_table(header, rows) if rows else ["No run has finished yet."]
     if report["failed"]:
         lines += ["", "Failed (no record; rerun the command): " + "; ".join(report["failed"])]
     return lines + [""]

@@ -17,12 +17,11 @@ from recbole.data.interaction import Interaction
 from recbole.data.transform import Equal
 from recbole.utils import EvaluatorType, ModelType
 
-from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.batching import LengthGroupedTrainDataLoader, length_grouping_applies
 from recbole_seedrec.data.unseen_negatives import OPTION as NEGATIVES_OPTION
 from recbole_seedrec.data.unseen_negatives import TRAIN_OPTION as TRAIN_NEGATIVES_OPTION
 from recbole_seedrec.data.unseen_negatives import TrainingSetNegatives, UnseenNegativeSampler
-from recbole_seedrec.registry import get_model
+from recbole_seedrec.errors import ConfigError
 
 CANDIDATE_FIELD = "candidate_items"
 # Transforms that only add training inputs. RecBole applies them to evaluation rows too, user by
@@ -113,7 +112,7 @@ def data_preparation(config, dataset, model_class=None):
     if config["MODEL_TYPE"] != ModelType.SEQUENTIAL:
         return tuple(loaders)
     if model_class is None:
-        model_class = get_model(config["model"])
+        model_class = config.model_class  # resolved by Config from config["model"]
     train = loaders[0]
     if type(train) is TrainDataLoader and length_grouping_applies(config, model_class):
         loaders[0] = LengthGroupedTrainDataLoader(

@@ -76,9 +76,7 @@ class SememeSequentialDataset(SequentialDataset):
 
 def create_dataset(config):
     """RecBole's ``create_dataset``, or the model's own ``dataset_class`` when it has one."""
-    from recbole_seedrec.registry import get_model
-
-    dataset_class = getattr(get_model(config["model"]), "dataset_class", None)
+    dataset_class = getattr(config.model_class, "dataset_class", None)
     if dataset_class is None:
         return recbole_create_dataset(config)
     dataset = dataset_class(config)

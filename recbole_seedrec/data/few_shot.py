@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recbole_seedrec.config import FEW_SHOT_OPTION, ConfigError, few_shot_threshold, sememe_fields
+from recbole_seedrec.config import FEW_SHOT_OPTION, few_shot_threshold, sememe_fields
 from recbole_seedrec.data.sememes import ItemSememeTable, sememe_name
+from recbole_seedrec.errors import ConfigError
 
 
 @dataclass

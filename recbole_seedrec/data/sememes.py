@@ -4,7 +4,7 @@ import torch
 from recbole.data.interaction import Interaction
 from recbole.utils import FeatureType
 
-from recbole_seedrec.config import ConfigError
+from recbole_seedrec.errors import ConfigError
 
 # A dense D up to this size; beyond it, products with D use a sparse COO tensor.
 DENSE_LIMIT_BYTES = 64 * 2**20

@@ -10,6 +10,8 @@ from ``seed`` at the start of every pass, so every validation epoch sees the sam
 
 import numpy as np
 
+from recbole_seedrec.errors import ConfigError
+
 OPTION = "eval_negatives"
 CHOICES = ("recbole", "unseen")
 
@@ -27,8 +29,6 @@ class UnseenNegativeSampler:
         self._first_seen = np.concatenate([[0], np.cumsum(per_user)])
         most_seen = int(per_user.max()) if len(per_user) else 0
         if self.n_items - 1 - most_seen < num:  # id 0 is padding
-            from recbole_seedrec.config import ConfigError  # config.py imports this module
-
             raise ConfigError(
                 f"eval_args.mode asks for {num} negatives, but a user has interacted with "
                 f"{most_seen} of the {self.n_items - 1} items: lower the N of 'uniN', or set "
@@ -123,8 +123,6 @@ class TrainingSetNegatives:
         self._seen = np.unique(keys)
         per_user = np.bincount(self._seen // self.n_items)
         if len(per_user) and per_user.max() >= self.n_items - 1:
-            from recbole_seedrec.config import ConfigError  # config.py imports this module
-
             raise ConfigError(
                 f"{TRAIN_OPTION}: unseen: a user has trained on every item, so no negative is "
                 f"left to draw. Set {TRAIN_OPTION}: recbole."

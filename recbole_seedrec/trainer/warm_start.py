@@ -11,7 +11,7 @@ from logging import getLogger
 import torch
 
 from recbole_seedrec.compat import load_checkpoint_file
-from recbole_seedrec.config import ConfigError
+from recbole_seedrec.errors import ConfigError
 
 
 def warm_start(model, path):

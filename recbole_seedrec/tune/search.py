@@ -18,13 +18,13 @@ import ray
 from ray import air, tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-from recbole_seedrec.config import Config, ConfigError
-from recbole_seedrec.quick_start import (
+from recbole_seedrec.arguments import (
     USER_ERRORS,
-    _split_config_files,
     add_model_arguments,
     parse_with_overrides,
+    split_config_files,
 )
+from recbole_seedrec.config import Config, ConfigError
 from recbole_seedrec.tune.sharing import trains_s2idm
 from recbole_seedrec.tune.space import (
     Parameter,
@@ -151,7 +151,7 @@ def plan_search(args, overrides):
     """The search's record (plain data, saved as search.json); raises on any bad input."""
     if not args.params_file:
         raise SearchSpaceError("--params_file is required: a hyper.test-style or .yaml space.")
-    config_files = _split_config_files(args.config_files)
+    config_files = split_config_files(args.config_files)
     parameters = load_space(args.params_file)
     base = base_config(args.model, args.dataset, config_files, overrides)
     check_names(parameters, base.final_config_dict, base.cmd_config_dict)

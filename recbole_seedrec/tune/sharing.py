@@ -13,7 +13,7 @@ import os
 from filelock import FileLock
 from recbole.utils.argument_list import dataset_arguments
 
-from recbole_seedrec.quick_start import build_model_and_trainer
+from recbole_seedrec.run import build_model_and_trainer
 
 _S2IDM_PREFIXES = ("s2idm_", "sememe_", "SEMEME_")
 # s2idm_ options that do not change the trained S2IDM: where it is read from or written to,

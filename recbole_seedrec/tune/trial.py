@@ -12,7 +12,7 @@ from ray.air import session
 from recbole.utils import init_logger
 
 from recbole_seedrec.config import Config
-from recbole_seedrec.quick_start import build_model_and_trainer, prepare_data
+from recbole_seedrec.run import build_model_and_trainer, prepare_data
 from recbole_seedrec.tune.sharing import shared_s2idm, trains_s2idm
 
 # Keys of the results a trial reports, besides the validation metric under its own name.
@@ -108,7 +108,7 @@ def trial_config(params, setup, trial_dir):
 
 
 def _load_data(config):
-    """As quick_start.prepare_data, with RecBole's console output quiet under Ray."""
+    """As run.prepare_data, with RecBole's console output quiet under Ray."""
     _, *loaders = prepare_data(config, init_logging=_log_to_trial_dir)
     return loaders
 
