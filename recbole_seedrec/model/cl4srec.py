@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from recbole.model.sequential_recommender.sasrec import SASRec
 from torch import nn
 
-from recbole_seedrec.config import ConfigError
+from recbole_seedrec.errors import ConfigError
 
 AUGMENTATIONS = ("crop", "mask", "reorder")
 SIMILARITIES = ("dot", "cos")

@@ -22,7 +22,7 @@ from recbole.model.layers import TransformerEncoder
 from recbole.utils import InputType
 from torch import nn
 
-from recbole_seedrec.config import ConfigError
+from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.model.diffurec import check_fraction, is_integer
 from recbole_seedrec.model.layers.masked_diffusion import (
     confident_fill,

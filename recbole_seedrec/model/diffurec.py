@@ -22,7 +22,7 @@ from recbole.model.abstract_recommender import SequentialRecommender
 from recbole.utils import InputType
 from torch import nn
 
-from recbole_seedrec.config import ConfigError
+from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.model.layers.approximator import Approximator
 from recbole_seedrec.model.layers.item_diffusion import (
     NOISE_SCHEDULES,

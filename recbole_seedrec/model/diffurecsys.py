@@ -14,7 +14,7 @@ code has plain Gaussian noise). ``history_noise_injection`` keeps DiffuRec's lam
 injection as well (the release fed the target through cross-attention only: False).
 """
 
-from recbole_seedrec.config import ConfigError
+from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.model.diffurec import DiffuRec
 
 

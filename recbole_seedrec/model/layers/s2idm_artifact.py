@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from recbole_seedrec.compat import UNREADABLE_FILE_ERRORS
-from recbole_seedrec.config import ConfigError
+from recbole_seedrec.errors import ConfigError
 
 ARTIFACT_KEYS = ("hyperparameters", "state_dict", "vocabulary")
 ARTIFACT_FIX = (

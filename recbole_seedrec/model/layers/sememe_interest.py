@@ -11,10 +11,10 @@ from logging import getLogger
 import torch
 from torch import nn
 
-from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD, SememeSequentialDataset
 from recbole_seedrec.data.fingerprint import data_fingerprint
 from recbole_seedrec.data.sememes import ItemSememeTable
+from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.model.layers.interest import InterestCache
 from recbole_seedrec.model.layers.ipe import InterestPromptEncoder
 from recbole_seedrec.model.layers.next_item_loss import NextItemLossMixin
