@@ -26,6 +26,7 @@ from comparison import BENCHMARKS_DIR, REPO
 from comparison.records import load_records, write_text_atomic
 from comparison.results import paired_test
 
+from recbole_seedrec.atomic import replacing
 from recbole_seedrec.trainer.test_audit import best_of_test
 
 DATA = "amazon-home"
@@ -96,10 +97,8 @@ def keep_warm_start(out, seed):
     records = [r for r in load_records(runs_dir(out, "sasrec-bce")) if r["seed"] == seed]
     if not records or not Path(records[0].get("model_file") or "").is_file():
         raise SystemExit(f"error: {runs_dir(out, 'sasrec-bce')}: no kept checkpoint of seed {seed}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    shutil.copyfile(records[0]["model_file"], partial)
-    partial.replace(target)
+    with replacing(target) as partial:
+        shutil.copyfile(records[0]["model_file"], partial)
 
 
 def run_ladder(args):

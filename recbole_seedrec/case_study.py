@@ -9,15 +9,14 @@ are drawn side by side as bar charts of their top-N sememes (paper, Fig. 5), as 
 Needs matplotlib: ``pip install "recbole-seedrec[plot]"``.
 """
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from recbole_seedrec.arguments import USER_ERRORS, CommandParser
+from recbole_seedrec.atomic import replacing
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
 from recbole_seedrec.errors import UserError, exit_with
@@ -173,15 +172,8 @@ def check_out_dir(out_dir):
 
 
 def save_atomic(fig, path, fmt):
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        fig.savefig(temp, format=fmt)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+    with replacing(path) as partial:
+        fig.savefig(partial, format=fmt)
 
 
 def case_study(model_file, out_dir, users=None, sample=3, seed=0, top=15, config_updates=None):

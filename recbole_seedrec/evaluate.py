@@ -20,6 +20,7 @@ import numpy as np
 from recbole.utils import init_seed
 
 from recbole_seedrec.arguments import USER_ERRORS, CommandParser
+from recbole_seedrec.atomic import write_text_atomic
 from recbole_seedrec.config import FEW_SHOT_OPTION, ConfigError
 from recbole_seedrec.data.few_shot import few_shot_users
 from recbole_seedrec.errors import UserError, exit_with
@@ -125,9 +126,7 @@ def _plain(value):
 
 def write_json(result, path):
     """``result`` as JSON, written to a temporary file and renamed onto ``path``."""
-    from recbole_seedrec.data.output import write_atomic
-
-    write_atomic({Path(path): json.dumps(result, indent=2, default=_plain) + "\n"})
+    write_text_atomic(path, json.dumps(result, indent=2, default=_plain) + "\n")
 
 
 def main(argv=None, prog="recbole-seedrec evaluate"):

@@ -9,9 +9,9 @@ folder never mixes runs made with different inputs.
 import enum
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from recbole_seedrec.atomic import write_text_atomic
 
 
 class ComparisonError(ValueError):
@@ -51,23 +51,6 @@ def plain(value):
     if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
         return plain(value.item())
     return str(value)
-
-
-def write_text_atomic(path, text):
-    """A reader (or a resumed run) never sees half a file: temp file beside it, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
 
 
 def write_json_atomic(path, data):

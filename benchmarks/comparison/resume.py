@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from recbole_seedrec.atomic import replacing
+
 from .records import file_digest, write_json_atomic
 
 STATE = "latest-epoch.pth"
@@ -103,9 +105,8 @@ class EpochResume:
             "test_audit": list(getattr(trainer, "test_audit", None) or []),
         }
         folder = saved_dir(self.spec)
-        partial = folder / f"{STATE}.partial"
-        torch.save(state, partial)
-        partial.replace(folder / STATE)
+        with replacing(folder / STATE) as partial:
+            torch.save(state, partial)
         write_json_atomic(folder / SUMMARY, {"epoch": epoch_idx, "identity": identity(self.spec)})
 
     def discard(self):

@@ -5,6 +5,8 @@ import uuid
 
 from recbole.utils import get_local_time
 
+from recbole_seedrec.atomic import replacing
+
 
 def unique_checkpoint_path(checkpoint_dir, model_name):
     """RecBole's names have one-second resolution; parallel runs (Ray Tune) collide."""
@@ -21,12 +23,10 @@ class SafeCheckpointMixin:
 
     def _save_checkpoint(self, epoch, verbose=True, **kwargs):
         target = kwargs.pop("saved_model_file", self.saved_model_file)
-        partial = f"{target}.{os.getpid()}.partial"
-        super()._save_checkpoint(epoch, verbose=False, saved_model_file=partial, **kwargs)
-        if not os.path.exists(partial):  # a non-zero rank of a distributed run saves nothing
-            return
-        os.replace(partial, target)
-        if verbose:
+        # not required: a non-zero rank of a distributed run saves nothing
+        with replacing(target, required=False) as partial:
+            super()._save_checkpoint(epoch, verbose=False, saved_model_file=str(partial), **kwargs)
+        if verbose and os.path.exists(target):
             self.logger.info(f"Saving current: {target}")
 
 

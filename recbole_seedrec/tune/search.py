@@ -24,6 +24,7 @@ from recbole_seedrec.arguments import (
     parse_with_overrides,
     split_config_files,
 )
+from recbole_seedrec.atomic import write_text_atomic
 from recbole_seedrec.config import Config, ConfigError
 from recbole_seedrec.tune.sharing import trains_s2idm
 from recbole_seedrec.tune.space import (
@@ -38,7 +39,6 @@ from recbole_seedrec.tune.summary import (
     INTERRUPTED,
     NOT_STARTED,
     SUMMARY_MD,
-    write_atomic,
     write_summary,
 )
 from recbole_seedrec.tune.trial import BEST_VALID, EPOCHS_RUN, TrialSetup, run_trial
@@ -267,7 +267,7 @@ def run_search(record, args):
             record["gpus_per_trial"] = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
         if not resuming:
             os.makedirs(record["experiment_dir"], exist_ok=True)
-            write_atomic(
+            write_text_atomic(
                 os.path.join(record["experiment_dir"], RECORD), json.dumps(record, indent=1)
             )
         trainable = _trainable(record)

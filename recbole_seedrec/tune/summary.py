@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from recbole_seedrec.atomic import write_text_atomic
 from recbole_seedrec.tune.trial import (
     BEST_VALID,
     EPOCHS_RUN,
@@ -32,14 +33,6 @@ FAILED = "failed"
 INTERRUPTED = "interrupted"  # Ctrl-C: --resume runs it again
 NOT_STARTED = "not started"
 SELECTABLE = (COMPLETED, STOPPED)
-
-
-def write_atomic(path, text):
-    """Readers never see half a file, even if the search is killed while writing."""
-    partial = f"{path}.{os.getpid()}.partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(partial, path)
 
 
 def trial_rows(results, parameter_names, metric):
@@ -206,8 +199,10 @@ def write_summary(experiment_dir, results, record):
     names = record["parameters"]
     rows = trial_rows(results, names, record["metric"])
     best = best_row(rows, record["metric"], record["mode"])
-    write_atomic(os.path.join(experiment_dir, SUMMARY_CSV), to_csv(rows))
-    write_atomic(os.path.join(experiment_dir, SUMMARY_MD), to_markdown(rows, record, best))
+    write_text_atomic(os.path.join(experiment_dir, SUMMARY_CSV), to_csv(rows))
+    write_text_atomic(os.path.join(experiment_dir, SUMMARY_MD), to_markdown(rows, record, best))
     if best is not None:
-        write_atomic(os.path.join(experiment_dir, BEST_CONFIG), best_config(record, best, names))
+        write_text_atomic(
+            os.path.join(experiment_dir, BEST_CONFIG), best_config(record, best, names)
+        )
     return rows, best

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from recbole_seedrec.atomic import replacing
 from recbole_seedrec.compat import UNREADABLE_FILE_ERRORS
 from recbole_seedrec.errors import ConfigError
 
@@ -60,15 +61,8 @@ def write_s2idm_artifact(path, s2idm, vocabulary, sememe_fields=(), sources=(), 
         "sources": list(sources),
         "data_fingerprints": dict(fingerprints or {}),
     }
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    partial = f"{path}.{os.getpid()}.partial"
-    try:
+    with replacing(path) as partial:
         torch.save(artifact, partial)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
 
 
 def read_s2idm_artifact(path):
