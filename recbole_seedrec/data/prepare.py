@@ -20,6 +20,7 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
+from recbole_seedrec.data.amazon_dumps import read_amazon
 from recbole_seedrec.data.output import (
     PANDAS_NA,
     Interrupted,
@@ -32,7 +33,6 @@ from recbole_seedrec.data.readers import (
     PrepareError,
     RawData,
     check_input,
-    read_amazon,
     read_plain_tables,
 )
 from recbole_seedrec.data.text import MissingWordNetWarning, WordSememizer
