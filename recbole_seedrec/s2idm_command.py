@@ -32,18 +32,18 @@ from recbole_seedrec.model.layers.s2idm_artifact import (
     union_vocabulary,
     write_s2idm_artifact,
 )
-from recbole_seedrec.model.layers.sememe_interest import s2idm_kwargs, sememe_args, sememe_table_for
+from recbole_seedrec.model.layers.sememe_interest import (
+    S2IDM_OPTIONS,
+    s2idm_kwargs,
+    sememe_args,
+    sememe_table_for,
+)
 from recbole_seedrec.trainer.s2idm_stage import fit_s2idm, training_history_rows
 
 # The model whose options (S2IDM's, the sememe fields) and data class the command reads.
 CONFIG_MODEL = "SeeDRecSASRec"
 # Options that define the shared S2IDM: every data set must agree on them.
-SHARED_OPTIONS = (
-    "s2idm_steps", "s2idm_schedule", "s2idm_noise_min", "s2idm_noise_max",
-    "s2idm_noise_scale", "s2idm_beta_fixed", "s2idm_hidden_dims", "s2idm_time_emb_dim",
-    "s2idm_dropout", "s2idm_learning_rate", "s2idm_weight_decay", "s2idm_batch_size",
-    "s2idm_epochs", "s2idm_stopping_step", "s2idm_valid_ratio", "seed",
-)  # fmt: skip
+SHARED_OPTIONS = S2IDM_OPTIONS
 
 EXAMPLE = """\
 examples:

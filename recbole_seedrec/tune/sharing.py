@@ -13,17 +13,9 @@ import os
 from filelock import FileLock
 from recbole.utils.argument_list import dataset_arguments
 
+from recbole_seedrec.model.layers.sememe_interest import S2IDM_OPTIONS, SEMEME_OPTIONS
 from recbole_seedrec.run import build_model_and_trainer
 
-_S2IDM_PREFIXES = ("s2idm_", "sememe_", "SEMEME_")
-# s2idm_ options that do not change the trained S2IDM: where it is read from or written to,
-# how a loaded one is mapped, and how many reverse steps are run after training.
-_NOT_READ_BY_TRAINING = {
-    "s2idm_path",
-    "s2idm_save_path",
-    "s2idm_vocabulary",
-    "s2idm_inference_steps",
-}
 # Which users, items and training rows there are, and the randomness of the stage.
 _DATA_OPTIONS = set(dataset_arguments) | {
     "dataset",
@@ -42,12 +34,8 @@ def trains_s2idm(model_class, config):
 def s2idm_options(config):
     """The options S2IDM training depends on (more than needed is safe: it only shares less)."""
     final = config.final_config_dict
-    return {
-        key: final[key]
-        for key in sorted(final)
-        if (key.startswith(_S2IDM_PREFIXES) and key not in _NOT_READ_BY_TRAINING)
-        or key in _DATA_OPTIONS
-    }
+    read = {*S2IDM_OPTIONS, *SEMEME_OPTIONS, *_DATA_OPTIONS}
+    return {key: final.get(key) for key in sorted(read)}
 
 
 def s2idm_key(config):

@@ -45,19 +45,38 @@ def release_positions(histories, users, positions):
     return torch.where(positions < lengths - 1, lengths - 2, positions)
 
 
+# S2IDM's options, in one place: the network's (keyword of S2IDM -> option) and its training
+# stage's. The S2IDM command, and Ray trials that share one S2IDM, read these lists.
+S2IDM_NETWORK_OPTIONS = {
+    "hidden_dims": "s2idm_hidden_dims",
+    "time_emb_dim": "s2idm_time_emb_dim",
+    "dropout": "s2idm_dropout",
+    "steps": "s2idm_steps",
+    "schedule": "s2idm_schedule",
+    "noise_min": "s2idm_noise_min",
+    "noise_max": "s2idm_noise_max",
+    "noise_scale": "s2idm_noise_scale",
+    "beta_fixed": "s2idm_beta_fixed",
+}
+S2IDM_TRAINING_OPTIONS = (
+    "s2idm_learning_rate", "s2idm_weight_decay", "s2idm_batch_size", "s2idm_epochs",
+    "s2idm_stopping_step", "s2idm_valid_ratio", "seed",
+)  # fmt: skip
+# What makes a user's sememe vector (S2IDM's input).
+SEMEME_OPTIONS = (
+    "SEMEME_FIELD",
+    "SEMEME_WORD_FIELDS",
+    "sememe_w_min",
+    "sememe_w_max",
+    "sememe_normalize",
+)
+S2IDM_OPTIONS = (*S2IDM_NETWORK_OPTIONS.values(), *S2IDM_TRAINING_OPTIONS)
+
+
 def s2idm_kwargs(config, q):
-    return {
-        "q": q,
-        "hidden_dims": list(config["s2idm_hidden_dims"]),
-        "time_emb_dim": config["s2idm_time_emb_dim"],
-        "dropout": config["s2idm_dropout"],
-        "steps": config["s2idm_steps"],
-        "schedule": config["s2idm_schedule"],
-        "noise_min": config["s2idm_noise_min"],
-        "noise_max": config["s2idm_noise_max"],
-        "noise_scale": config["s2idm_noise_scale"],
-        "beta_fixed": config["s2idm_beta_fixed"],
-    }
+    """S2IDM's keyword arguments for a vocabulary of ``q`` sememes."""
+    kwargs = {name: config[option] for name, option in S2IDM_NETWORK_OPTIONS.items()}
+    return {"q": q, **kwargs, "hidden_dims": list(kwargs["hidden_dims"])}
 
 
 def _word_normalizers(fields):
