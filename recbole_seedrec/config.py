@@ -41,8 +41,10 @@ def few_shot_threshold(final):
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(
-            f"{FEW_SHOT_OPTION} is {value!r}: give a whole number >= 0 (the most distinct "
-            "sememes a test user's history may have to count as few-shot), or leave it unset."
+            f"--{FEW_SHOT_OPTION}",
+            f"{value!r} is not a whole number >= 0",
+            "Give the most distinct sememes a test user's history may have to count as "
+            "few-shot, or leave it unset.",
         )
     return value
 
@@ -69,7 +71,7 @@ def init_from_path(final):
         return str(value).format(seed=final.get("seed"))
     except (KeyError, IndexError, ValueError):
         raise ConfigError(
-            f"init_from is {value!r}: the only placeholder it may hold is {{seed}}."
+            "--init_from", f"{value!r} holds a placeholder other than {{seed}}", "Use {seed} only."
         ) from None
 
 
@@ -78,30 +80,42 @@ def check_release_options(final):
     for option, choices in _RELEASE_CHOICES.items():
         value = final.get(option)
         if value is not None and value not in choices:
-            raise ConfigError(f"{option} is {value!r}; give one of {', '.join(choices)}.")
+            raise ConfigError(
+                f"--{option}", f"{value!r} is not one of {', '.join(choices)}", "Choose one."
+            )
     if final.get("test_audit") not in (None, True, False):
-        raise ConfigError(f"test_audit is {final['test_audit']!r}; give True or False.")
+        raise ConfigError(
+            "--test_audit", f"{final['test_audit']!r} is not True or False", "Give True or False."
+        )
     betas = final.get("adam_betas")
     if betas is not None and not (
         isinstance(betas, (list, tuple))
         and len(betas) == 2
         and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)
     ):
-        raise ConfigError(f"adam_betas is {betas!r}; give two numbers in [0, 1), e.g. [0.9, 0.98].")
+        raise ConfigError(
+            "--adam_betas", f"{betas!r} is not two numbers in [0, 1)", "Give e.g. [0.9, 0.98]."
+        )
     decay = final.get("lr_decay")
     if decay is not None and not (isinstance(decay, (int, float)) and 0 < decay <= 1):
-        raise ConfigError(f"lr_decay is {decay!r}; give the per-epoch factor in (0, 1], e.g. 0.99.")
+        raise ConfigError(
+            "--lr_decay",
+            f"{decay!r} is not a factor in (0, 1]",
+            "Give the per-epoch factor, e.g. 0.99.",
+        )
     init_from = init_from_path(final)
     if init_from is not None and not Path(init_from).is_file():
         raise ConfigError(
-            f"init_from: no checkpoint at '{init_from}'. Give the model_file of a finished run "
-            "({seed} in the path stands for the run's seed)."
+            "--init_from",
+            f"no checkpoint at '{init_from}'",
+            "Give the model_file of a finished run ({seed} in the path stands for the run's seed).",
         )
     split = (final.get("eval_args") or {}).get("split")
     if final.get("interest_scope") == "release" and split != {"LS": "valid_and_test"}:
         raise ConfigError(
-            "interest_scope: release needs the leave-one-out split "
-            "(eval_args.split {'LS': 'valid_and_test'}): it reads the validation row's prefix."
+            "--interest_scope release",
+            "needs the leave-one-out split (eval_args split {'LS': 'valid_and_test'})",
+            "It reads the validation row's prefix: use that split, or interest_scope prefix.",
         )
 
 
@@ -110,24 +124,29 @@ def check_eval_negatives(final):
     value = final.get(NEGATIVES_OPTION)
     if value is not None and value not in NEGATIVES_CHOICES:
         raise ConfigError(
-            f"{NEGATIVES_OPTION} is {value!r}; give 'recbole' (default: RecBole's sampler, "
-            "which for sequential data excludes only the target and may repeat an item) or "
-            "'unseen' (distinct items the user never interacted with)."
+            f"--{NEGATIVES_OPTION}",
+            f"{value!r} is not recbole or unseen",
+            "Give 'recbole' (default: RecBole's sampler, which for sequential data excludes only "
+            "the target and may repeat an item) or 'unseen' (distinct items the user never "
+            "interacted with).",
         )
     if value != "unseen":
         return
     if final.get("MODEL_TYPE") != ModelType.SEQUENTIAL:
         raise ConfigError(
-            f"{NEGATIVES_OPTION}: unseen is for sequential models; {final['model']} uses "
-            "RecBole's sampler, which already excludes the user's training items."
+            f"--{NEGATIVES_OPTION} unseen",
+            f"is for sequential models, and {final['model']} is not one",
+            "Leave it out: this model's RecBole sampler already excludes the user's training "
+            "items.",
         )
     mode = (final.get("eval_args") or {}).get("mode", "full")
     for phase in ("valid", "test"):
         phase_mode = mode.get(phase, "full") if isinstance(mode, dict) else mode
         if not str(phase_mode).startswith("uni"):
             raise ConfigError(
-                f"{NEGATIVES_OPTION}: unseen draws uniform negatives, for eval_args.mode "
-                f"uniN; the {phase} mode is {phase_mode}."
+                f"--{NEGATIVES_OPTION} unseen",
+                f"draws uniform negatives, but the {phase} mode is {phase_mode}",
+                "Use eval_args mode uniN, or leave eval_negatives out.",
             )
 
 
@@ -136,9 +155,10 @@ def sememe_fields(final):
     fields = final.get("SEMEME_FIELD")
     if not fields:
         raise ConfigError(
-            f"{FEW_SHOT_OPTION} counts sememes, but SEMEME_FIELD is not set: name the item "
-            "field(s) that hold them, e.g. --SEMEME_FIELD=category_sememes (a .item token_seq "
-            "field)."
+            "--SEMEME_FIELD",
+            f"is not set, but {FEW_SHOT_OPTION} counts sememes",
+            "Name the .item token_seq field(s) that hold them, e.g. "
+            "--SEMEME_FIELD=category_sememes.",
         )
     return [fields] if isinstance(fields, str) else list(fields)
 
@@ -152,11 +172,17 @@ def check_few_shot(final):
         return None
     if final.get("MODEL_TYPE") != ModelType.SEQUENTIAL:
         raise ConfigError(
-            f"{FEW_SHOT_OPTION} needs a sequential model (the history before each test item); "
-            f"{final.get('model')} is {final.get('MODEL_TYPE')}."
+            f"--{FEW_SHOT_OPTION}",
+            f"needs a sequential model (the history before each test item), and "
+            f"{final.get('model')} is {final.get('MODEL_TYPE')}",
+            "Leave it out for this model.",
         )
     if final.get("eval_type") != EvaluatorType.RANKING:
-        raise ConfigError(f"{FEW_SHOT_OPTION} needs ranking metrics, not {final.get('metrics')}.")
+        raise ConfigError(
+            f"--{FEW_SHOT_OPTION}",
+            f"needs ranking metrics, not {final.get('metrics')}",
+            "Use ranking metrics (NDCG, Hit, ...) or leave it out.",
+        )
     sememe_fields(final)
     return threshold
 
@@ -190,9 +216,7 @@ class Config(RecBoleConfig):
         for arg in self._cmd_args:
             key, sep, value = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
             if not key or not sep:
-                raise ConfigError(
-                    f"Unrecognised argument '{arg}': overrides take the form --key=value."
-                )
+                raise ConfigError(arg, "is not an override", "Overrides take the form --key=value.")
             parsed[key] = value
         return self._convert_config_dict(parsed)
 
@@ -201,13 +225,17 @@ class Config(RecBoleConfig):
             model = self.external_config_dict.get("model")
             if model is None:
                 raise ConfigError(
-                    "No model given: pass --model NAME, or set `model:` in a config file."
+                    "--model",
+                    "No model given",
+                    "Pass --model NAME, or set `model:` in a config file.",
                 )
         if isinstance(model, str):
             model = get_model(model)
         if dataset is None and "dataset" not in self.external_config_dict:
             raise ConfigError(
-                "No dataset given: pass --dataset NAME, or set `dataset:` in a config file."
+                "--dataset",
+                "No dataset given",
+                "Pass --dataset NAME, or set `dataset:` in a config file.",
             )
         return super()._get_model_and_dataset(model, dataset)
 
@@ -239,9 +267,11 @@ class Config(RecBoleConfig):
             final["train_neg_sample_args"] = None
         elif final["train_neg_sample_args"] not in (None, "None"):
             raise ConfigError(
-                f"loss_type CE scores all items and takes no training negatives, but "
-                f"train_neg_sample_args is {final['train_neg_sample_args']}. Set "
-                "`train_neg_sample_args: ~` (--train_neg_sample_args=None), or use loss_type BPR."
+                "--train_neg_sample_args",
+                f"is {final['train_neg_sample_args']}, but loss_type CE scores all items and "
+                "takes no training negatives",
+                "Set `train_neg_sample_args: ~` (--train_neg_sample_args=None), or use loss_type "
+                "BPR.",
             )
 
     def _set_default_parameters(self):
@@ -271,9 +301,11 @@ class Config(RecBoleConfig):
         if (data_path / f"{self.dataset}.inter").is_file() or _recbole_can_download(self.dataset):
             return
         raise ConfigError(
-            f"No atomic files for data set '{self.dataset}': expected "
-            f"{data_path / (self.dataset + '.inter')}. Set `data_path` to the folder that holds "
-            f"{self.dataset}/, or convert your data with `python -m recbole_seedrec.data.prepare`."
+            f"--dataset {self.dataset}",
+            f"No atomic files for data set '{self.dataset}' at "
+            f"{data_path / (self.dataset + '.inter')}",
+            f"Set `data_path` to the folder that holds {self.dataset}/, or convert your data "
+            "with `python -m recbole_seedrec.data.prepare`.",
         )
 
     def _check_valid_metric(self):
@@ -283,17 +315,18 @@ class Config(RecBoleConfig):
         topk = self.final_config_dict["topk"]
         if name not in metrics or (k and int(k) not in topk):
             raise ConfigError(
-                f"valid_metric {self.final_config_dict['valid_metric']} is not computed: "
-                f"metrics are {self.final_config_dict['metrics']} at topk {topk}. Add it to "
-                "`metrics`/`topk`, or choose a valid_metric among them."
+                f"--valid_metric {self.final_config_dict['valid_metric']}",
+                f"is not computed: metrics are {self.final_config_dict['metrics']} at topk {topk}",
+                "Add it to `metrics`/`topk`, or choose a valid_metric among them.",
             )
 
     def _check_train_batching(self):
         choice = self.final_config_dict.get("train_batching")
         if choice is not None and choice not in BATCHING_CHOICES:
             raise ConfigError(
-                f"train_batching is '{choice}'; choose one of {', '.join(BATCHING_CHOICES)} "
-                "(auto: length-grouped batches for models that are exact under trimming)."
+                "--train_batching",
+                f"'{choice}' is not one of {', '.join(BATCHING_CHOICES)}",
+                "Choose one (auto: length-grouped batches for models exact under trimming).",
             )
 
     def _check_switches(self):
@@ -309,7 +342,9 @@ class Config(RecBoleConfig):
         value = self.final_config_dict.get(option)
         if value is not None and not isinstance(value, bool):
             raise ConfigError(
-                f"{option} is {value!r}; give True (default: {when_on}) or False ({when_off})."
+                f"--{option}",
+                f"{value!r} is not True or False",
+                f"Give True (default: {when_on}) or False ({when_off}).",
             )
 
     def _check_eval_negatives(self):
@@ -326,7 +361,9 @@ class Config(RecBoleConfig):
         for key in keys:
             value = self.final_config_dict.get(key)
             if value is None:
-                raise ConfigError(f"Model {self.model} needs the option `{key}` to be set.")
+                raise ConfigError(
+                    f"--{key}", f"is not set, and model {self.model} needs it", "Set it."
+                )
             fields += [value] if isinstance(value, str) else list(value)
         load_col = self.final_config_dict.get("load_col")
         if not fields or load_col is None:  # load_col: ~ already loads every column

@@ -88,11 +88,13 @@ def get_model(model_name):
 
 def _unknown_model_message(model_name):
     own, theirs = own_model_names(), recbole_model_names()
-    close = difflib.get_close_matches(model_name, own + theirs, n=3, cutoff=0.6)
-    close += [n for n in own + theirs if n.lower() == model_name.lower() and n not in close]
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    names = list(dict.fromkeys(own + theirs))  # SASRec, BERT4Rec: ours stand in for RecBole's
+    close = difflib.get_close_matches(model_name, names, n=3, cutoff=0.6)
+    close += [n for n in names if n.lower() == model_name.lower() and n not in close]
+    hint = f"Did you mean {', '.join(close)}? " if close else ""
     return (
-        f"Unknown model '{model_name}'.{hint} Model names are case-sensitive.\n"
+        f"--model {model_name}: Unknown model '{model_name}'. {hint}Model names are "
+        "case-sensitive.\n"
         f"recbole-seedrec models: {', '.join(own) or '(none)'}\n"
         f"RecBole models: {', '.join(theirs)}"
     )

@@ -219,7 +219,7 @@ CASES = [
             str(ws.root / "a.pth"),
             f"--data_path={ws.root}",
         ],
-        message="No atomic files for data set 'nosuch'",
+        message="--dataset nosuch: No atomic files for data set 'nosuch'",
     ),
     Case(
         id="s2idm-out-exists",

@@ -68,7 +68,7 @@ RUN_CASES = [
          "no item of data set 'nosem' has a sememe", setup=no_sememes),
     Case("unknown model", "run", run(model="SASrec"), "Did you mean SASRec"),
     Case("no atomic files", "run", lambda ws: ["--model", "SASRec", "--dataset", "nothing",
-         f"--data_path={ws.root}"], "No atomic files for data set 'nothing'"),
+         f"--data_path={ws.root}"], "--dataset nothing: No atomic files for data set 'nothing'"),
     Case("override without dashes", "run", run("prompt_num=3"),
          "prompt_num=3: is not a config file. Overrides take the form --prompt_num=3."),
     Case("valid_metric not computed", "run", run("--valid_metric=NDCG@50"), "valid_metric"),

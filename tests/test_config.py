@@ -106,12 +106,12 @@ def test_missing_model_or_dataset_is_a_clear_error():
 
 
 def test_dataset_without_atomic_files_is_a_clear_error(tmp_path):
-    with pytest.raises(ConfigError, match=r"No atomic files for data set 'mine'.*data_path"):
+    with pytest.raises(ConfigError, match=r"--dataset mine: No atomic files for data set 'mine'.*data_path"):
         Config("SASRec", "mine", config_dict={"data_path": str(tmp_path)}, cmd_args=[])
 
 
 def test_valid_metric_outside_metrics_is_caught_before_training():
-    with pytest.raises(ConfigError, match="valid_metric MRR@10 is not computed"):
+    with pytest.raises(ConfigError, match="--valid_metric MRR@10: is not computed"):
         Config("SASRec", "ml-100k", config_dict={"metrics": ["NDCG", "Hit"]}, cmd_args=[])
     with pytest.raises(ConfigError, match="valid_metric NDCG@5"):
         Config("SASRec", "ml-100k", config_dict={"valid_metric": "NDCG@5"}, cmd_args=[])

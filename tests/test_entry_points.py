@@ -30,7 +30,7 @@ def test_cli_reports_user_errors_in_one_line(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--model", "SASrec", "--dataset", "ml-100k"])
     err = capsys.readouterr().err
-    assert stop.value.code == 2 and err.startswith("error: Unknown model 'SASrec'")
+    assert stop.value.code == 2 and err.startswith("error: --model SASrec: Unknown model 'SASrec'")
     assert "Traceback" not in err
     with pytest.raises(SystemExit):
         main(["--model", "SASRec", "--config_files", "no-such.yaml"])

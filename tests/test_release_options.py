@@ -142,7 +142,7 @@ def test_release_scope_warns_and_needs_leave_one_out(synthetic, data, caplog):
             data,
         )
     assert any("leak" in record.message for record in caplog.records)
-    with pytest.raises(ConfigError, match="interest_scope: release needs the leave-one-out"):
+    with pytest.raises(ConfigError, match="--interest_scope release: needs the leave-one-out"):
         make_config(
             "SeeDRecSASRecIPEOnly", synthetic["root"], NAME, interest_scope="release",
             eval_args={"split": {"RS": [0.8, 0.1, 0.1]}, "order": "TO", "mode": "full"},

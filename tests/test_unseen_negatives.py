@@ -93,7 +93,7 @@ def test_too_few_unseen_items_names_the_options():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"eval_negatives": "seen"}, "eval_negatives is 'seen'"),
+        ({"eval_negatives": "seen"}, "--eval_negatives: 'seen' is not recbole or unseen"),
         ({"eval_negatives": "unseen", "eval_args": {**LEAVE_ONE_OUT, "mode": "full"}}, "full"),
         ({"eval_negatives": "unseen", "eval_args": {**LEAVE_ONE_OUT, "mode": "pop100"}}, "pop100"),
     ],
@@ -156,7 +156,7 @@ def test_evaluate_command_rereads_a_checkpoint_with_unseen_negatives(checkpoint,
     assert unseen["test_result"] != evaluate_checkpoint(checkpoint)["test_result"]
     with pytest.raises(SystemExit) as stop:
         main(["evaluate", "--model-file", checkpoint, "--eval_negatives=distinct"])
-    assert stop.value.code == 2 and "eval_negatives is 'distinct'" in capsys.readouterr().err
+    assert stop.value.code == 2 and "--eval_negatives: 'distinct' is not recbole or unseen" in capsys.readouterr().err
 
 
 def test_negatives_benchmark_reads_both_samplers_as_the_evaluate_command(

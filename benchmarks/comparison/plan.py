@@ -107,7 +107,8 @@ def resolve_models(text):
         try:
             get_model(name)
         except UnknownModelError as error:
-            raise ComparisonError(f"--models: {str(error).splitlines()[0]}") from None
+            first = str(error).splitlines()[0].split(": ", 1)[-1]  # without "--model NAME: "
+            raise ComparisonError(f"--models: {first}") from None
     return list(dict.fromkeys(names))
 
 
