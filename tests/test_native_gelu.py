@@ -56,7 +56,7 @@ def test_entry_point_gives_every_layer_pytorchs_gelu_unless_told_not_to(syntheti
 
 
 def test_a_bad_value_is_refused(synthetic):
-    with pytest.raises(ConfigError, match="native_gelu is 'no'"):
+    with pytest.raises(ConfigError, match="--native_gelu: 'no' is not True or False"):
         make_config("SASRec", synthetic["root"], NAME, native_gelu="no")
 
 

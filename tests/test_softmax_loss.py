@@ -138,5 +138,5 @@ def test_entry_point_trains_ce_models_with_it_and_the_same_gradients(synthetic, 
 
 
 def test_a_bad_value_is_refused(synthetic):
-    with pytest.raises(ConfigError, match="fused_cross_entropy is 'yes'"):
+    with pytest.raises(ConfigError, match="--fused_cross_entropy: 'yes' is not True or False"):
         make_config("SASRec", synthetic["root"], NAME, fused_cross_entropy="yes")
