@@ -72,12 +72,19 @@ def warm_start_path(out):
     return Path(out).resolve() / "warm-start" / "SASRec-seed{seed}.pth"
 
 
+def shown(path):
+    """``path`` relative to the repository when inside it (compare.py runs there), so the
+    reports' regenerate commands hold no machine's paths."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def compare_command(out, name, seeds, args, report_only=False):
     models, files, warm = SETS[name]
     command = [
-        sys.executable, str(BENCHMARKS_DIR / "compare.py"), "--data", DATA, "--protocol",
+        sys.executable, shown(BENCHMARKS_DIR / "compare.py"), "--data", DATA, "--protocol",
         "paper", "--models", models, "--seed-list", ",".join(map(str, seeds)),
-        "--config_files", *[str(CONFIGS / f) for f in files], "--out", str(Path(out) / name),
+        "--config_files", *[shown(CONFIGS / f) for f in files], "--out", shown(Path(out) / name),
         "--data-path", args.data_path, "--threads", str(args.threads),
     ]  # fmt: skip
     if name == "sasrec-bce":
@@ -99,6 +106,15 @@ def keep_warm_start(out, seed):
         raise SystemExit(f"error: {runs_dir(out, 'sasrec-bce')}: no kept checkpoint of seed {seed}")
     with replacing(target) as partial:
         shutil.copyfile(records[0]["model_file"], partial)
+
+
+def refresh_reports(args):
+    """Every set's compare.py report, rebuilt from its records (no run)."""
+    for name in SETS:
+        seeds = sorted({r["seed"] for r in load_records(runs_dir(args.out, name))})
+        if seeds:
+            command = compare_command(args.out, name, seeds, args, report_only=True)
+            subprocess.run(command, cwd=REPO, check=False, stdout=subprocess.DEVNULL)
 
 
 def run_ladder(args):
@@ -290,6 +306,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.report_only:
+        refresh_reports(args)
         print(write_report(args))
         return 0
     return run_ladder(args)
