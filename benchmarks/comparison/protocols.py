@@ -10,14 +10,21 @@ from . import DATA_CONFIGS
 
 LEAVE_ONE_OUT = {"split": {"LS": "valid_and_test"}, "order": "TO", "group_by": "user"}
 
+
+def _paper_protocol():
+    """The SeeDRec paper's protocol, as this package's base yaml for sequential models defines
+    it (999 uniform negatives per positive, NDCG/Hit and GAUC): one definition for both."""
+    import yaml
+
+    from recbole_seedrec.config import PROPERTIES
+
+    path = PROPERTIES / "quick_start_config" / "sequential.yaml"
+    base = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {key: base[key] for key in ("eval_args", "metrics", "topk", "valid_metric")}
+
+
 PROTOCOLS = {
-    # The SeeDRec paper's: 999 uniform negatives per positive, NDCG/Hit and (G)AUC.
-    "paper": {
-        "eval_args": {**LEAVE_ONE_OUT, "mode": "uni999"},
-        "metrics": ["NDCG", "Hit", "GAUC"],
-        "topk": [5, 10, 20],
-        "valid_metric": "NDCG@10",
-    },
+    "paper": _paper_protocol(),
     # DiffuRec's: every item ranked.
     "full": {
         "eval_args": {**LEAVE_ONE_OUT, "mode": "full"},
