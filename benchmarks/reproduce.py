@@ -103,7 +103,11 @@ def keep_warm_start(out, seed):
         return
     records = [r for r in load_records(runs_dir(out, "sasrec-bce")) if r["seed"] == seed]
     if not records or not Path(records[0].get("model_file") or "").is_file():
-        raise SystemExit(f"error: {runs_dir(out, 'sasrec-bce')}: no kept checkpoint of seed {seed}")
+        raise SystemExit(
+            f"error: {runs_dir(out, 'sasrec-bce')}: no kept checkpoint of SASRec seed {seed} to "
+            "warm-start SeeDRec from (checkpoints are not committed). Delete that seed's SASRec "
+            "record to train it again, then rerun."
+        )
     with replacing(target) as partial:
         shutil.copyfile(records[0]["model_file"], partial)
 
