@@ -106,7 +106,9 @@ def test_missing_model_or_dataset_is_a_clear_error():
 
 
 def test_dataset_without_atomic_files_is_a_clear_error(tmp_path):
-    with pytest.raises(ConfigError, match=r"--dataset mine: No atomic files for data set 'mine'.*data_path"):
+    with pytest.raises(
+        ConfigError, match=r"--dataset mine: No atomic files for data set 'mine'.*data_path"
+    ):
         Config("SASRec", "mine", config_dict={"data_path": str(tmp_path)}, cmd_args=[])
 
 

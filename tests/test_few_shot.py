@@ -106,7 +106,9 @@ def test_off_by_default_and_bad_options_name_the_option(fewsyn):
     assert few_shot_users(config, dataset, test_data) is None
     with pytest.raises(ConfigError, match="whole number >= 0"):
         _config("SASRec", fewsyn, few_shot_max_sememes=-1)
-    with pytest.raises(ConfigError, match="--SEMEME_FIELD: is not set, but few_shot_max_sememes counts sememes"):
+    with pytest.raises(
+        ConfigError, match="--SEMEME_FIELD: is not set, but few_shot_max_sememes counts sememes"
+    ):
         _config("SASRec", fewsyn, few_shot_max_sememes=3, SEMEME_FIELD=None)
     config = _config("SASRec", fewsyn, few_shot_max_sememes=3, SEMEME_FIELD="genre")
     dataset, _, _, test_data = prepare_data(config)

@@ -156,7 +156,10 @@ def test_evaluate_command_rereads_a_checkpoint_with_unseen_negatives(checkpoint,
     assert unseen["test_result"] != evaluate_checkpoint(checkpoint)["test_result"]
     with pytest.raises(SystemExit) as stop:
         main(["evaluate", "--model-file", checkpoint, "--eval_negatives=distinct"])
-    assert stop.value.code == 2 and "--eval_negatives: 'distinct' is not recbole or unseen" in capsys.readouterr().err
+    assert (
+        stop.value.code == 2
+        and "--eval_negatives: 'distinct' is not recbole or unseen" in capsys.readouterr().err
+    )
 
 
 def test_negatives_benchmark_reads_both_samplers_as_the_evaluate_command(

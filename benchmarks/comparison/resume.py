@@ -13,14 +13,12 @@ cache, which is deterministic.
 """
 
 import json
-import random
 import resource
 import time
 from pathlib import Path
 
-import numpy as np
-
 from recbole_seedrec.atomic import replacing
+from recbole_seedrec.random_state import global_random_states, set_global_random_states
 
 from .records import file_digest, write_json_atomic
 
@@ -162,25 +160,10 @@ class EpochResume:
 
 
 def random_states(train_data):
-    import torch
-
-    states = {
-        "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
-        "python": random.getstate(),
-        "loader": train_data.generator.get_state(),
-    }
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
+    """The global streams and the training loader's generator."""
+    return {**global_random_states(), "loader": train_data.generator.get_state()}
 
 
 def set_random_states(states, train_data):
-    import torch
-
-    torch.set_rng_state(states["torch"])
-    np.random.set_state(states["numpy"])
-    random.setstate(states["python"])
+    set_global_random_states(states)
     train_data.generator.set_state(states["loader"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])

@@ -137,21 +137,19 @@ def data_preparation(config, dataset, model_class=None):
 
 
 def warn_if_negatives_repeat(config, dataset):
-    """``uniN`` with N at least the number of other items: RecBole draws with replacement, so
-    the candidate lists repeat items; say so (``eval_negatives: unseen`` refuses instead)."""
-    mode = (config["eval_args"] or {}).get("mode")
-    modes = mode.values() if isinstance(mode, dict) else [mode]
-    for value in modes:
-        wanted = str(value or "")
-        if wanted.startswith("uni") and wanted[3:].isdigit():
-            n, others = int(wanted[3:]), dataset.item_num - 2  # id 0 is padding; the target
-            if n > others:
-                getLogger().warning(
-                    f"eval_args mode {wanted}: {n} negatives per target, but data set "
-                    f"'{config['dataset']}' has only {others} other items, so RecBole draws "
-                    "them with replacement and each list repeats items. Choose a smaller N "
-                    "(e.g. uni100) for a list of distinct items."
-                )
+    """Sampled evaluation with N at least the number of other items: RecBole draws with
+    replacement, so the candidate lists repeat items; say so (``eval_negatives: unseen``
+    refuses instead). N is RecBole's own reading of ``eval_args.mode`` per phase."""
+    others = dataset.item_num - 2  # id 0 is padding; the target
+    for phase in ("valid", "test"):
+        n = (config[f"{phase}_neg_sample_args"] or {}).get("sample_num")
+        if isinstance(n, int) and n > others:
+            getLogger().warning(
+                f"eval_args mode ({phase}): {n} negatives per target, but data set "
+                f"'{config['dataset']}' has only {others} other items, so RecBole draws them "
+                "with replacement and each list repeats items. Choose a smaller N (e.g. uni100) "
+                "for a list of distinct items."
+            )
 
 
 def candidate_loader(config, dataset, loader, phase, unseen):

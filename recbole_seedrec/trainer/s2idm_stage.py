@@ -115,8 +115,8 @@ def fit_s2idm(s2idm, vectors, config, device, *, first_epoch=0, optimizer_state=
     if log and best_epoch is None:
         log(
             f"S2IDM: no epoch beat the held-out loss of the weights it started from "
-            f"({best_loss:.4f}); those weights are kept. Try a lower s2idm_learning_rate or "
-            "more s2idm_epochs."
+            f"({best_loss:.4f}); the last epoch's weights are kept (held-out loss {loss:.4f}). "
+            "Try a lower s2idm_learning_rate or more s2idm_epochs."
         )
     elif log:
         log(f"S2IDM: kept epoch {best_epoch} (held-out loss {best_loss:.4f})")

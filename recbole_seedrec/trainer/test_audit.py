@@ -9,32 +9,14 @@ in the run. ``selection_split: test`` goes further and selects and stops on test
 defect, warned about and never the default.
 """
 
-import contextlib
-import random
-
-import numpy as np
-import torch
 from recbole.utils import calculate_valid_score
+
+from recbole_seedrec.random_state import preserved_random_state
 
 TEST_SELECTION_WARNING = (
     "selection_split: test: the epoch is selected and training stops on TEST figures, as the "
     "SeeDRec release does. Its test results are optimistic; use it only to measure the release."
 )
-
-
-@contextlib.contextmanager
-def preserved_random_state():
-    """Run the block without advancing the torch, NumPy and Python random streams."""
-    states = (torch.get_rng_state(), np.random.get_state(), random.getstate())
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-    try:
-        yield
-    finally:
-        torch.set_rng_state(states[0])
-        np.random.set_state(states[1])
-        random.setstate(states[2])
-        if cuda is not None:
-            torch.cuda.set_rng_state_all(cuda)
 
 
 class TestAuditMixin:

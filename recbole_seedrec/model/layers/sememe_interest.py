@@ -109,7 +109,8 @@ def note_other_data(artifact, config):
     """An S2IDM trained on this data set's name but other files: said in the log. S2IDM reads
     sememe vectors by token (``s2idm_vocabulary``), not item ids, so it still applies."""
     recorded = (artifact.get("data_fingerprints") or {}).get(config["dataset"])
-    current = data_fingerprint(config["data_path"], config["dataset"])
+    # the run's own, taken when its data was loaded (prepare_data); else read the files
+    current = config["data_fingerprint"] or data_fingerprint(config["data_path"], config["dataset"])
     if recorded and recorded != current:
         getLogger().warning(
             f"s2idm_path {config['s2idm_path']}: trained on other files of data set "
