@@ -13,15 +13,12 @@ class OptimizerOptionsMixin:
     """Mix in before RecBole's ``Trainer``: ``adam_betas: [b1, b2]``, ``lr_decay: gamma``."""
 
     def _build_optimizer(self, **kwargs):
+        optimizer = super()._build_optimizer(**kwargs)  # RecBole's choice of optimiser
         betas = self.config["adam_betas"]
-        if betas is None or kwargs.get("learner", self.learner).lower() != "adam":
-            return super()._build_optimizer(**kwargs)
-        params = kwargs.pop("params", self.model.parameters())
-        learning_rate = kwargs.pop("learning_rate", self.learning_rate)
-        weight_decay = kwargs.pop("weight_decay", self.weight_decay)
-        return torch.optim.Adam(
-            params, lr=learning_rate, betas=tuple(betas), weight_decay=weight_decay
-        )
+        if betas is not None and type(optimizer) is torch.optim.Adam:
+            for group in optimizer.param_groups:  # Adam reads them from here at every step
+                group["betas"] = tuple(betas)
+        return optimizer
 
     def _train_epoch(self, train_data, epoch_idx, *args, **kwargs):
         loss = super()._train_epoch(train_data, epoch_idx, *args, **kwargs)
