@@ -37,6 +37,12 @@ def add_model_arguments(parser):
     parser.add_argument("--model", "-m", default="SASRec", help="model name")
     parser.add_argument("--dataset", "-d", default="ml-100k", help="data set name")
     parser.add_argument("--config_files", nargs="+", help="yaml files, later ones win")
+    parser.add_argument(
+        "--protocol",
+        help="evaluation protocol, the same for every model: recbole (default: RecBole's own "
+        "defaults), paper (SeeDRec's: 999 sampled negatives, NDCG/Hit@5/10/20, GAUC) or full "
+        "(every item ranked, NDCG/Hit@5/10/20); see docs/comparing.md",
+    )
 
 
 def parse_with_overrides(parser, argv):
@@ -52,6 +58,8 @@ def parse_with_overrides(parser, argv):
     bad = [arg for arg in overrides if not (arg.startswith("--") and "=" in arg)]
     if bad:
         parser.error(f"unrecognised arguments {bad}: overrides take the form --key=value")
+    if getattr(args, "protocol", None) is not None:  # an option like any other from here on
+        overrides = [f"--protocol={args.protocol}", *overrides]
     return args, overrides
 
 

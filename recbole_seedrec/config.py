@@ -23,6 +23,10 @@ from recbole_seedrec.options import (
     check_option_values,
     check_time_field_loaded,
 )
+from recbole_seedrec.protocol import DEFAULT as DEFAULT_PROTOCOL
+from recbole_seedrec.protocol import OPTION as PROTOCOL_OPTION
+from recbole_seedrec.protocol import OVERRIDES_OPTION as PROTOCOL_OVERRIDES_OPTION
+from recbole_seedrec.protocol import changed_options, merged_eval_args, protocol_file
 from recbole_seedrec.registry import get_model, is_own_model, keeps_recbole_name
 
 PROPERTIES = Path(__file__).parent / "properties"
@@ -192,7 +196,11 @@ class Config(RecBoleConfig):
     RecBole model's name, such as BERT4Rec, which keeps RecBole's configuration):
 
     RecBole defaults < our base yaml for the model type < ``properties/model/<Model>.yaml``
-    < ``properties/dataset/<dataset>.yaml`` < config files < config dict < command line.
+    < ``properties/dataset/<dataset>.yaml`` < config files < config dict < command line;
+
+    and, for every model, the evaluation protocol named by ``protocol``
+    (``properties/protocol/<name>.yaml``, see :mod:`recbole_seedrec.protocol`) just before the
+    config files. ``eval_args`` given in part complete the protocol's.
 
     ``cmd_args`` (a list of ``--key=value``) replaces ``sys.argv`` as the command line; leave it
     ``None`` to read ``sys.argv`` as RecBole does.
@@ -241,20 +249,29 @@ class Config(RecBoleConfig):
 
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)
-        if not is_own_model(model_class) or keeps_recbole_name(model_class):
-            return
-        base_yaml = _BASE_YAML_BY_TYPE.get(model_class.type)
-        layers = [
-            PROPERTIES / "quick_start_config" / base_yaml if base_yaml else None,
-            PROPERTIES / "model" / f"{model}.yaml",
-            PROPERTIES / "dataset" / f"{dataset}.yaml",
-        ]
+        layers = []
+        if is_own_model(model_class) and not keeps_recbole_name(model_class):
+            base_yaml = _BASE_YAML_BY_TYPE.get(model_class.type)
+            layers = [
+                PROPERTIES / "quick_start_config" / base_yaml if base_yaml else None,
+                PROPERTIES / "model" / f"{model}.yaml",
+                PROPERTIES / "dataset" / f"{dataset}.yaml",
+            ]
+        # the experiment's protocol, the same for every model: after the models' yamls
+        layers.append(protocol_file(self.external_config_dict.get(PROTOCOL_OPTION)))
         for path in layers:
             if path is not None and path.is_file():
                 self._update_internal_config_dict(str(path))
 
     def _get_final_config_dict(self):
+        internal, external = self.internal_config_dict, self.external_config_dict
+        if "eval_args" in external:
+            external["eval_args"] = merged_eval_args(
+                internal.get("eval_args"), external["eval_args"]
+            )
         final = super()._get_final_config_dict()
+        final[PROTOCOL_OPTION] = external.get(PROTOCOL_OPTION) or DEFAULT_PROTOCOL
+        final[PROTOCOL_OVERRIDES_OPTION] = changed_options(internal, external)
         if final.get("MODEL_TYPE") == ModelType.SEQUENTIAL and final.get("loss_type") == "CE":
             self._check_no_negatives_for_ce(final)
         if final.get("loss_type") in ("BCE", "BPR") and final.get("train_neg_sample_args") is None:

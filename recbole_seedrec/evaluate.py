@@ -24,6 +24,7 @@ from recbole_seedrec.atomic import write_text_atomic
 from recbole_seedrec.config import FEW_SHOT_OPTION, ConfigError
 from recbole_seedrec.data.few_shot import few_shot_users
 from recbole_seedrec.errors import UserError, exit_with
+from recbole_seedrec.protocol import describe_protocol
 from recbole_seedrec.run import load_data_and_model
 from recbole_seedrec.trainer import get_trainer
 from recbole_seedrec.trainer.subset_eval import evaluate_test, few_shot_fields
@@ -63,7 +64,7 @@ def evaluate_checkpoint_report(model_file, config_updates=None):
 
 def evaluate_checkpoint(model_file, config_updates=None):
     """:func:`evaluate_checkpoint_report` as a dict: ``model``, ``dataset``, ``seed``,
-    ``model_file``, ``test_result`` and, with ``few_shot_max_sememes``,
+    ``model_file``, ``protocol`` (in one line), ``test_result`` and, with ``few_shot_max_sememes``,
     ``test_result_few_shot``, ``few_shot_users``, ``test_users``, ``few_shot_max_sememes``."""
     config, test_result, few = evaluate_checkpoint_report(model_file, config_updates)
     result = {
@@ -71,6 +72,7 @@ def evaluate_checkpoint(model_file, config_updates=None):
         "dataset": config["dataset"],
         "seed": config["seed"],
         "model_file": model_file,
+        "protocol": describe_protocol(config),
         "test_result": dict(test_result),
         **few_shot_fields(few),
     }
@@ -91,6 +93,7 @@ def print_result(result, out=None):
         f"{result['model']} on {result['dataset']}, seed {result['seed']}: {result['model_file']}",
         file=out,
     )
+    print(result["protocol"], file=out)
     print(f"test, all users: {_metrics(result['test_result'])}", file=out)
     if "few_shot_max_sememes" in result:
         print(

@@ -22,6 +22,23 @@ _RECBOLE_MODEL_SUBPACKAGES = (
 )
 
 
+# Other names of this package's models, for every command (the entry point, compare.py, tune):
+# the paper calls its SASRec-based model SeeDRec.
+MODEL_ALIASES = {"SeeDRec": "SeeDRecSASRec"}
+
+
+def canonical_name(model_name):
+    """``model_name`` with an alias (``SeeDRec``) replaced by the model's own name.
+
+    Args:
+        model_name: a name as the user gave it.
+
+    Returns:
+        str: the class name the alias stands for, or ``model_name`` itself.
+    """
+    return MODEL_ALIASES.get(model_name, model_name)
+
+
 class UnknownModelError(UserError):
     """Raised for a model name that neither this package nor RecBole defines."""
 
@@ -74,7 +91,18 @@ def keeps_recbole_name(model_class):
 
 
 def get_model(model_name):
-    """Return the model class called ``model_name``, looking here before RecBole."""
+    """The model class called ``model_name`` (or one of :data:`MODEL_ALIASES`).
+
+    Args:
+        model_name: a model of this package or of RecBole; this package's is found first.
+
+    Returns:
+        type: the model class.
+
+    Raises:
+        UnknownModelError: naming the close matches and every known model.
+    """
+    model_name = canonical_name(model_name)
     module_name = model_name.lower()
     candidates = [f"{_OWN_MODEL_PACKAGE}.{module_name}"] + [
         f"recbole.model.{sub}.{module_name}" for sub in _RECBOLE_MODEL_SUBPACKAGES
@@ -88,20 +116,24 @@ def get_model(model_name):
 
 def _unknown_model_message(model_name):
     own, theirs = own_model_names(), recbole_model_names()
-    names = list(dict.fromkeys(own + theirs))  # SASRec, BERT4Rec: ours stand in for RecBole's
+    # SASRec, BERT4Rec: ours stand in for RecBole's
+    names = list(dict.fromkeys(own + theirs + list(MODEL_ALIASES)))
     close = difflib.get_close_matches(model_name, names, n=3, cutoff=0.6)
     close += [n for n in names if n.lower() == model_name.lower() and n not in close]
     hint = f"Did you mean {', '.join(close)}? " if close else ""
+    aliases = ", ".join(f"{alias} = {name}" for alias, name in MODEL_ALIASES.items())
     return (
         f"--model {model_name}: Unknown model '{model_name}'. {hint}Model names are "
         "case-sensitive.\n"
-        f"recbole-seedrec models: {', '.join(own) or '(none)'}\n"
+        f"recbole-seedrec models: {', '.join(own) or '(none)'} (aliases: {aliases})\n"
         f"RecBole models: {', '.join(theirs)}"
     )
 
 
 __all__ = [
+    "MODEL_ALIASES",
     "UnknownModelError",
+    "canonical_name",
     "get_model",
     "get_trainer",
     "is_own_model",

@@ -26,6 +26,7 @@ from recbole_seedrec.model.layers.activation import OPTION as NATIVE_GELU_OPTION
 from recbole_seedrec.model.layers.activation import use_native_gelu
 from recbole_seedrec.model.layers.softmax_loss import OPTION as FUSED_CE_OPTION
 from recbole_seedrec.model.layers.softmax_loss import use_fused_cross_entropy
+from recbole_seedrec.protocol import describe_protocol
 from recbole_seedrec.registry import get_model
 from recbole_seedrec.trainer import get_trainer
 from recbole_seedrec.trainer.checkpoints import resume_run
@@ -46,6 +47,7 @@ def prepare_data(config, init_logging=init_logger):
     config[FINGERPRINT_OPTION] = data_fingerprint(config["data_path"], config["dataset"])
     logger = getLogger()
     logger.info(config)
+    logger.info(describe_protocol(config))
     dataset = create_dataset(config)
     logger.info(dataset)
     return (dataset, *data_preparation(config, dataset))
@@ -78,9 +80,20 @@ def run_recbole_seedrec(
 ):
     """Train on the training split, select on validation, report on test.
 
-    Returns the validation and test results and, when ``saved``, the checkpoint path for
-    :func:`load_data_and_model`. ``cmd_args`` are ``--key=value`` overrides; ``None`` reads
-    ``sys.argv`` as RecBole does.
+    Args:
+        model: a model name or class (``None``: the config's ``model``).
+        dataset: a data set name (``None``: the config's ``dataset``).
+        config_file_list: yaml files, later ones win.
+        config_dict: options, above the files.
+        saved: keep the best epoch's checkpoint (and evaluate test with it).
+        cmd_args: ``--key=value`` overrides, above everything; ``None`` reads ``sys.argv`` as
+            RecBole does.
+
+    Returns:
+        dict: ``protocol`` (the evaluation protocol in one line), ``best_valid_score``,
+        ``valid_score_bigger``, ``best_valid_result``, ``test_result``, ``model_file`` (the
+        checkpoint for :func:`load_data_and_model`, None unless ``saved``), and
+        ``test_audit`` or the few-shot fields when those options are on.
     """
     config = Config(model, dataset, config_file_list, config_dict, cmd_args=cmd_args)
     dataset, train_data, valid_data, test_data = prepare_data(config)
@@ -105,7 +118,10 @@ def run_recbole_seedrec(
 
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
     logger.info(set_color("test result", "yellow") + f": {test_result}")
+    protocol = describe_protocol(config)
+    logger.info(protocol)  # beside the figures it qualifies
     result = {
+        "protocol": protocol,
         "best_valid_score": best_valid_score,
         "valid_score_bigger": config["valid_metric_bigger"],
         "best_valid_result": best_valid_result,
@@ -126,13 +142,22 @@ def _device_available_here(config):
 
 
 def load_data_and_model(model_file, config_updates=None, check=None):
-    """Reload a checkpoint of any model, with its data set and split dataloaders.
+    """Reload a checkpoint of any model, with its data set and split dataloaders. The log says
+    the checkpoint's evaluation protocol in one line, as the run's did. A checkpoint is a
+    pickle: load only files you trust.
 
-    Returns ``(config, model, dataset, train_data, valid_data, test_data)`` as RecBole's
-    function of the same name does. ``config_updates`` (e.g. ``few_shot_max_sememes``,
-    ``data_path``) change the checkpoint's config before the data is loaded; ``check(config)``
-    may refuse the checkpoint before that (loading a large data set takes minutes). A
-    checkpoint is a pickle: load only files you trust.
+    Args:
+        model_file: the ``.pth`` a run saved (``model_file`` of its result).
+        config_updates: options changed before the data is loaded (e.g.
+            ``few_shot_max_sememes``, ``data_path``).
+        check: ``check(config)`` may refuse the checkpoint before the data is loaded (loading a
+            large data set takes minutes).
+
+    Returns:
+        tuple: ``(config, model, dataset, train_data, valid_data, test_data)``, as RecBole's
+        function of the same name: the checkpoint's Config, the model with its weights (on the
+        configured device, or the CPU when no GPU is here), the data set, and its training,
+        validation and test dataloaders.
     """
     checkpoint = load_checkpoint_file(model_file, map_location="cpu")  # one line if it is not
     config = checkpoint["config"]

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from . import REPO
 from .protocols import (
-    MODEL_ALIASES,
     backbone_of,
     data_config,
     output_stem,
@@ -83,6 +82,7 @@ class Plan:
             "overrides": list(self.overrides),
             "threads": self.threads,
             "few_shot_max_sememes": self.few_shot,
+            "protocol": self.protocol,  # named in the run's log and record
         }
 
 
@@ -98,9 +98,9 @@ def run_config_dict(settings, seed, data_path, work_dir):
 
 def resolve_models(text):
     """``SASRec,SeeDRec`` -> canonical names, each checked by the package's registry."""
-    from recbole_seedrec.registry import UnknownModelError, get_model
+    from recbole_seedrec.registry import UnknownModelError, canonical_name, get_model
 
-    names = [MODEL_ALIASES.get(n.strip(), n.strip()) for n in text.split(",") if n.strip()]
+    names = [canonical_name(n.strip()) for n in text.split(",") if n.strip()]
     if not names:
         raise ComparisonError("--models is empty: give model names, e.g. --models SASRec,SeeDRec")
     for name in names:
@@ -142,10 +142,12 @@ def config_files_for(data, user_files):
 
 def parse_model_configs(pairs, models):
     """``--model-config MODEL=FILE ...`` -> {model: [resolved paths]}, checked."""
+    from recbole_seedrec.registry import canonical_name
+
     chosen = {}
     for pair in pairs or []:
         model, sep, path = pair.partition("=")
-        model = MODEL_ALIASES.get(model.strip(), model.strip())
+        model = canonical_name(model.strip())
         if not sep or not model or not path:
             raise ComparisonError(f"--model-config '{pair}': give MODEL=FILE, e.g. DiffuRec=x.yaml")
         if model not in models:

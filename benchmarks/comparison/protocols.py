@@ -6,33 +6,14 @@ then the user's ``--key=value`` overrides. The protocol is the point of the comm
 override may not change it: :data:`PROTOCOL_OPTIONS` are refused.
 """
 
+from recbole_seedrec.protocol import KEYS as PROTOCOL_KEYS
+from recbole_seedrec.protocol import OPTION as PROTOCOL_OPTION
+from recbole_seedrec.protocol import protocol_settings
+
 from . import DATA_CONFIGS
 
-LEAVE_ONE_OUT = {"split": {"LS": "valid_and_test"}, "order": "TO", "group_by": "user"}
-
-
-def _paper_protocol():
-    """The SeeDRec paper's protocol, as this package's base yaml for sequential models defines
-    it (999 uniform negatives per positive, NDCG/Hit and GAUC): one definition for both."""
-    import yaml
-
-    from recbole_seedrec.config import PROPERTIES
-
-    path = PROPERTIES / "quick_start_config" / "sequential.yaml"
-    base = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {key: base[key] for key in ("eval_args", "metrics", "topk", "valid_metric")}
-
-
-PROTOCOLS = {
-    "paper": _paper_protocol(),
-    # DiffuRec's: every item ranked.
-    "full": {
-        "eval_args": {**LEAVE_ONE_OUT, "mode": "full"},
-        "metrics": ["NDCG", "Hit"],
-        "topk": [5, 10, 20],
-        "valid_metric": "NDCG@10",
-    },
-}
+# The package's protocols (recbole_seedrec/properties/protocol/): one definition for both.
+PROTOCOLS = {name: protocol_settings(name) for name in ("paper", "full")}
 
 PROTOCOL_TEXT = {
     "paper": "leave-one-out in time order (each user's last item is the test target, the one "
@@ -86,7 +67,7 @@ def quick_text(profile, costs=True):
 DEFAULT_SEEDS, QUICK_SEEDS, FIRST_SEED = 5, 2, 2020
 
 # Options the command sets itself: an override of these would make the outputs lie.
-PROTOCOL_OPTIONS = {"eval_args", "metrics", "topk", "valid_metric", "valid_metric_bigger"}
+PROTOCOL_OPTIONS = {*PROTOCOL_KEYS, "valid_metric_bigger", PROTOCOL_OPTION}
 COMMAND_OPTIONS = {
     "model": "--models",
     "dataset": "--data",
@@ -95,8 +76,6 @@ COMMAND_OPTIONS = {
     "checkpoint_dir": "(set per run by the command)",
     "few_shot_max_sememes": "--few-shot",
 }
-
-MODEL_ALIASES = {"SeeDRec": "SeeDRecSASRec"}
 
 
 def output_stem(protocol, quick):

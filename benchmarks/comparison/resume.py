@@ -28,9 +28,11 @@ SUMMARY = "latest-epoch.json"  # what the parent reads without torch: the epoch 
 
 def identity(spec):
     """What must match for a saved state to continue a run: its spec, config files by content
-    (so that another checkout of the repository continues it), without the thread count and
-    the few-shot threshold, which change neither the training nor the selection."""
-    kept = {k: v for k, v in spec.items() if k not in ("threads", "few_shot_max_sememes")}
+    (so that another checkout of the repository continues it), without the thread count, the
+    few-shot threshold and the protocol's name (its settings are in ``config_dict``), which
+    change neither the training nor the selection."""
+    ignored = ("threads", "few_shot_max_sememes", "protocol")
+    kept = {k: v for k, v in spec.items() if k not in ignored}
     return {**kept, "config_files": [file_digest(path) for path in spec["config_files"]]}
 
 

@@ -225,6 +225,8 @@ def train_and_evaluate(spec):
 
     from recbole_seedrec.config import Config
     from recbole_seedrec.data.few_shot import few_shot_users
+    from recbole_seedrec.protocol import OPTION as PROTOCOL_OPTION
+    from recbole_seedrec.protocol import describe_protocol
     from recbole_seedrec.quick_start import build_model_and_trainer, prepare_data
     from recbole_seedrec.trainer.subset_eval import evaluate_test
 
@@ -234,6 +236,8 @@ def train_and_evaluate(spec):
     config_dict = dict(spec["config_dict"])
     if spec.get("few_shot_max_sememes") is not None:
         config_dict["few_shot_max_sememes"] = spec["few_shot_max_sememes"]
+    if spec.get("protocol"):  # its settings are in config_dict already; this names them
+        config_dict[PROTOCOL_OPTION] = spec["protocol"]
     config = Config(
         spec["model"],
         spec["data"],
@@ -271,6 +275,7 @@ def train_and_evaluate(spec):
     result = {
         "model": spec["model"],
         "seed": spec["seed"],
+        "protocol": describe_protocol(config),
         "valid": {key: float(value) for key, value in (best_valid or {}).items()},
         "test": {key: float(value) for key, value in (test or {}).items()},
         "best_valid_score": float(best_score),

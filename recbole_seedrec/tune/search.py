@@ -26,6 +26,7 @@ from recbole_seedrec.arguments import (
 )
 from recbole_seedrec.atomic import write_text_atomic
 from recbole_seedrec.config import Config, ConfigError
+from recbole_seedrec.protocol import describe_protocol
 from recbole_seedrec.tune.sharing import trains_s2idm
 from recbole_seedrec.tune.space import (
     Parameter,
@@ -185,6 +186,7 @@ def plan_search(args, overrides):
         "model": base.model,
         "dataset": base.dataset,
         "metric": metric,
+        "protocol": describe_protocol(base),
         "mode": "max" if base["valid_metric_bigger"] else "min",
         "space_file": os.path.abspath(args.params_file),
         "space": [asdict(parameter) for parameter in parameters],

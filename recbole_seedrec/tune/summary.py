@@ -125,6 +125,8 @@ def to_markdown(rows, record, best):
         f"space {record['space_file']}."
     )
     lines = [f"# Search {record['name']}: {record['model']} on {record['dataset']}", ""]
+    if record.get("protocol"):  # searches recorded before protocols had names lack it
+        lines += [record["protocol"] + ".", ""]
     lines += [selection, "", trials, ""]
     if best is not None:
         lines += [
