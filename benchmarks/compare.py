@@ -9,9 +9,6 @@ this file.
 """
 
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the comparison package beside us
 
 from comparison.cli import main
 from comparison.runner import stop_on_sigterm

@@ -38,7 +38,6 @@ import random
 import statistics
 import tempfile
 import time
-from unittest import mock
 
 import torch
 from epoch_report import report  # beside this script
@@ -46,11 +45,11 @@ from recbole.utils import get_model as recbole_get_model
 from recbole.utils import init_seed
 
 import recbole_seedrec  # noqa: F401  (runtime shims)
-from recbole_seedrec import run
+from recbole_seedrec import build_model_and_trainer
 from recbole_seedrec.config import Config
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
-from recbole_seedrec.model.layers.interest import InterestCache
+from recbole_seedrec.model.seedrec.interest import InterestCache
 
 # Each entry: (baseline, candidate). ``Model[a,b,c]`` sets that run's ``train_batching`` (auto,
 # length_grouped, random), its cross-entropy (fused_ce, pytorch_ce: ``fused_cross_entropy``) and
@@ -196,10 +195,9 @@ def build(label, pair, args, workdir):
     start = time.perf_counter()
     train_data, _, _ = data_preparation(config, create_dataset(config))
     data_s = time.perf_counter() - start
-    # the same build, switches included, with RecBole's class looked up in RecBole's registry
-    lookup = recbole_get_model if recbole_class else run.get_model
-    with mock.patch.object(run, "get_model", lookup):
-        model_obj, trainer = run.build_model_and_trainer(config, train_data)
+    if recbole_class:  # the same build, switches included, with RecBole's class of that name
+        config.model_class = recbole_get_model(model)
+    model_obj, trainer = build_model_and_trainer(config, train_data)
     return config, train_data, model_obj, trainer, data_s
 
 

@@ -20,8 +20,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the comparison package beside us
-
 from comparison import BENCHMARKS_DIR, REPO
 from comparison.records import load_records, write_text_atomic
 from comparison.results import paired_test

@@ -25,8 +25,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the comparison package beside us
-
 from comparison.plan import DEFAULT_DATA_PATH, config_files_for, resolve_models, run_config_dict
 from comparison.protocols import PROTOCOLS, run_settings
 from comparison.records import ComparisonError

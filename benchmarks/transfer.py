@@ -10,9 +10,6 @@ transfer" section and ``python benchmarks/transfer.py --help``.
 """
 
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the comparison package beside us
 
 from comparison.runner import stop_on_sigterm
 from comparison.transfer import main

@@ -20,9 +20,9 @@ from recbole_seedrec.atomic import replacing
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
 from recbole_seedrec.errors import UserError, exit_with
-from recbole_seedrec.model.layers.interest import prefix_sememe_vectors
-from recbole_seedrec.registry import get_model
+from recbole_seedrec.model.seedrec.interest import prefix_sememe_vectors
 from recbole_seedrec.run import load_data_and_model
+from recbole_seedrec.traits import trait
 
 FORMATS = ("png", "svg")
 COLOURS = {"original": "#4C72B0", "kept": "#4C72B0", "new": "#DD8452"}
@@ -46,7 +46,7 @@ def _pyplot_free_figure():
 
 def check_model_class(config):
     """Before the data loads: only a SeeDRec model with S2IDM has a distribution to draw."""
-    if not getattr(get_model(config["model"]), "uses_s2idm", False):
+    if not trait(config.model_class, "uses_s2idm"):
         raise CaseStudyError(
             f"{config['model']} has no S2IDM, so there is no generalised distribution to draw: "
             "give a checkpoint of a SeeDRec model with S2IDM (e.g. SeeDRecSASRec)."

@@ -13,10 +13,8 @@ from recbole_seedrec.data.unseen_negatives import OPTION as NEGATIVES_OPTION
 from recbole_seedrec.data.unseen_negatives import TRAIN_CHOICES as TRAIN_NEGATIVES_CHOICES
 from recbole_seedrec.data.unseen_negatives import TRAIN_OPTION as TRAIN_NEGATIVES_OPTION
 from recbole_seedrec.errors import ConfigError
-from recbole_seedrec.model.layers.activation import OPTION as NATIVE_GELU_OPTION
-from recbole_seedrec.model.layers.interest import INTEREST_SCOPES
-from recbole_seedrec.model.layers.ipe import IPE_INITS, PROMPT_INJECTIONS
-from recbole_seedrec.model.layers.softmax_loss import OPTION as FUSED_CE_OPTION
+from recbole_seedrec.model.seedrec.interest import INTEREST_SCOPES
+from recbole_seedrec.model.seedrec.ipe import IPE_INITS, PROMPT_INJECTIONS
 from recbole_seedrec.options import (
     check_config_file,
     check_option_names,
@@ -28,6 +26,9 @@ from recbole_seedrec.protocol import OPTION as PROTOCOL_OPTION
 from recbole_seedrec.protocol import OVERRIDES_OPTION as PROTOCOL_OVERRIDES_OPTION
 from recbole_seedrec.protocol import changed_options, merged_eval_args, protocol_file
 from recbole_seedrec.registry import get_model, is_own_model, keeps_recbole_name
+from recbole_seedrec.speedups.fused_cross_entropy import OPTION as FUSED_CE_OPTION
+from recbole_seedrec.speedups.native_gelu import OPTION as NATIVE_GELU_OPTION
+from recbole_seedrec.traits import trait
 
 PROPERTIES = Path(__file__).parent / "properties"
 RECBOLE_PROPERTIES = Path(recbole.__file__).parent / "properties"
@@ -373,7 +374,7 @@ class Config(RecBoleConfig):
         RecBole loads only the listed columns of a custom data set; a model that needs an item
         field declares the config keys naming it in ``required_item_field_keys``.
         """
-        keys = getattr(self.model_class, "required_item_field_keys", ())
+        keys = trait(self.model_class, "required_item_field_keys")
         fields = []
         for key in keys:
             value = self.final_config_dict.get(key)

@@ -15,6 +15,8 @@ config files, so options given beside it (``--topk=[10]``) still win; the protoc
 which ones did.
 """
 
+from __future__ import annotations
+
 import difflib
 from pathlib import Path
 
@@ -30,7 +32,7 @@ PROTOCOL_DIR = Path(__file__).parent / "properties" / "protocol"
 KEYS = ("eval_args", "repeatable", "metrics", "topk", "valid_metric")
 
 
-def protocol_names():
+def protocol_names() -> list[str]:
     """Every protocol's name, the default first.
 
     Returns:
@@ -39,7 +41,7 @@ def protocol_names():
     return [DEFAULT, *sorted(path.stem for path in PROTOCOL_DIR.glob("*.yaml"))]
 
 
-def protocol_file(name):
+def protocol_file(name: str | None) -> Path | None:
     """The yaml that defines protocol ``name``.
 
     Args:
@@ -65,7 +67,7 @@ def protocol_file(name):
     return path
 
 
-def protocol_settings(name):
+def protocol_settings(name: str) -> dict:
     """The options protocol ``name`` sets, as a config dict (empty for ``recbole``).
 
     Args:
@@ -80,7 +82,7 @@ def protocol_settings(name):
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def changed_options(internal, external):
+def changed_options(internal: dict, external: dict) -> list[str]:
     """The protocol options a run's own config changes.
 
     Args:
@@ -146,7 +148,7 @@ def _ranking_text(eval_args, eval_negatives):
     return _mode_text(mode, eval_negatives)
 
 
-def describe_protocol(config):
+def describe_protocol(config) -> str:
     """The protocol a run uses, in one line, for its log and its result.
 
     Args:

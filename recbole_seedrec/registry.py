@@ -27,7 +27,7 @@ _RECBOLE_MODEL_SUBPACKAGES = (
 MODEL_ALIASES = {"SeeDRec": "SeeDRecSASRec"}
 
 
-def canonical_name(model_name):
+def canonical_name(model_name: str) -> str:
     """``model_name`` with an alias (``SeeDRec``) replaced by the model's own name.
 
     Args:
@@ -90,7 +90,7 @@ def keeps_recbole_name(model_class):
     )
 
 
-def get_model(model_name):
+def get_model(model_name: str) -> type:
     """The model class called ``model_name`` (or one of :data:`MODEL_ALIASES`).
 
     Args:

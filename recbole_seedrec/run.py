@@ -4,7 +4,12 @@ Moved out of ``quick_start`` (which keeps the ``recbole-seedrec`` command and re
 names) so that the commands it dispatches to can use them without importing it back.
 """
 
+from __future__ import annotations
+
+import inspect
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from logging import getLogger
 
 import torch
@@ -22,12 +27,11 @@ from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.few_shot import few_shot_users
 from recbole_seedrec.data.fingerprint import OPTION as FINGERPRINT_OPTION
 from recbole_seedrec.data.fingerprint import check_same_data, data_fingerprint
-from recbole_seedrec.model.layers.activation import OPTION as NATIVE_GELU_OPTION
-from recbole_seedrec.model.layers.activation import use_native_gelu
-from recbole_seedrec.model.layers.softmax_loss import OPTION as FUSED_CE_OPTION
-from recbole_seedrec.model.layers.softmax_loss import use_fused_cross_entropy
 from recbole_seedrec.protocol import describe_protocol
-from recbole_seedrec.registry import get_model
+from recbole_seedrec.speedups.fused_cross_entropy import OPTION as FUSED_CE_OPTION
+from recbole_seedrec.speedups.fused_cross_entropy import use_fused_cross_entropy
+from recbole_seedrec.speedups.native_gelu import OPTION as NATIVE_GELU_OPTION
+from recbole_seedrec.speedups.native_gelu import use_native_gelu
 from recbole_seedrec.trainer import get_trainer
 from recbole_seedrec.trainer.checkpoints import resume_run
 from recbole_seedrec.trainer.subset_eval import evaluate_test, few_shot_fields
@@ -37,10 +41,18 @@ from recbole_seedrec.trainer.warm_start import warm_start
 SWITCH_OPTIONS = {FUSED_CE_OPTION: use_fused_cross_entropy, NATIVE_GELU_OPTION: use_native_gelu}
 
 
-def prepare_data(config, init_logging=init_logger):
-    """Seed, logger, data set and its split dataloaders, as RecBole's quick start does.
+def prepare_data(config: Config, init_logging: Callable = init_logger) -> tuple:
+    """Seed, logger, data set and its split dataloaders, as RecBole's quick start does. The log
+    states the config and, in one line, the evaluation protocol.
 
-    ``init_logging(config)`` sets up the log (a Ray Tune trial sends it to its own folder)."""
+    Args:
+        config: the run's Config (its ``data_fingerprint`` is set here).
+        init_logging: ``init_logging(config)`` sets up the log (a Ray Tune trial sends it to
+            its own folder).
+
+    Returns:
+        tuple: ``(dataset, train_data, valid_data, test_data)``.
+    """
     init_seed(config["seed"], config["reproducibility"])
     init_logging(config)
     # every checkpoint pickles the config: it carries what it was trained on
@@ -53,9 +65,19 @@ def prepare_data(config, init_logging=init_logger):
     return (dataset, *data_preparation(config, dataset))
 
 
-def build_model_and_trainer(config, train_data):
+def build_model_and_trainer(config: Config, train_data) -> tuple:
+    """The model (seeded, on the configured device, warm-started with ``init_from``, with this
+    package's speed switches) and its trainer.
+
+    Args:
+        config: the run's Config; the switches' resolved values are written back to it.
+        train_data: the training dataloader (the model reads its data set's fields).
+
+    Returns:
+        tuple: ``(model, trainer)``.
+    """
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    model = config.model_class(config, train_data._dataset).to(config["device"])
     if config["init_from"]:
         warm_start(model, init_from_path(config.final_config_dict))
     for option, switch in SWITCH_OPTIONS.items():
@@ -75,9 +97,95 @@ def switches_line(config):
     return f"training path switches (unset means True): {resolved}"
 
 
+@dataclass
+class Run:
+    """A run's parts as the recipe builds them: what every command trains and tests."""
+
+    config: Config
+    dataset: object
+    train_data: object
+    valid_data: object
+    test_data: object
+    model: object
+    trainer: object
+    few_shot: object = None  # few_shot_max_sememes: the test users it keeps
+
+
+def build_run(
+    config: Config, init_logging: Callable = init_logger, before_model: Callable | None = None
+) -> Run:
+    """Data, few-shot users, model and trainer, as every command builds them.
+
+    Args:
+        config: the run's :class:`~recbole_seedrec.config.Config`.
+        init_logging: ``init_logging(config)`` sets up the log (a Ray Tune trial sends it to
+            its own folder).
+        before_model: ``before_model(config, train_data)`` runs once the data is ready and
+            before the model is built (a tuner's shared S2IDM, a benchmark's clock).
+
+    Returns:
+        Run: the parts; a trainer that audits test (``test_audit``) already holds the test data.
+    """
+    dataset, train_data, valid_data, test_data = prepare_data(config, init_logging)
+    few_shot = few_shot_users(config, dataset, test_data)  # before training: fails early
+    if before_model is not None:
+        before_model(config, train_data)
+    model, trainer = build_model_and_trainer(config, train_data)
+    if hasattr(trainer, "audit_with"):  # test_audit / selection_split: test (the release's)
+        trainer.audit_with(test_data)
+    return Run(config, dataset, train_data, valid_data, test_data, model, trainer, few_shot)
+
+
+def fit_run(
+    run: Run, saved: bool = True, show_progress: bool = False, callback_fn: Callable | None = None
+) -> tuple:
+    """Train on the training split, selecting and stopping early on validation.
+
+    Args:
+        run: what :func:`build_run` built.
+        saved: keep the best epoch's checkpoint.
+        show_progress: RecBole's progress bars.
+        callback_fn: ``callback_fn(epoch_idx, valid_score)`` after every validation, where the
+            trainer takes one (RecBole's ``Trainer.fit`` does; a few of its other trainers not).
+
+    Returns:
+        tuple: ``(best_valid_score, best_valid_result)`` of ``trainer.fit``.
+    """
+    options = {"saved": saved, "show_progress": show_progress}
+    if callback_fn is not None and "callback_fn" in inspect.signature(run.trainer.fit).parameters:
+        options["callback_fn"] = callback_fn
+    return run.trainer.fit(run.train_data, run.valid_data, **options)
+
+
+def evaluate_on_test(run: Run, load_best_model: bool = True, show_progress: bool = False) -> tuple:
+    """The selected epoch on test, once (and on the few-shot users, when asked).
+
+    Args:
+        run: what :func:`build_run` built and :func:`fit_run` trained.
+        load_best_model: evaluate the best epoch's checkpoint rather than the last weights.
+        show_progress: RecBole's progress bars.
+
+    Returns:
+        tuple: ``(test_result, few_shot_report)``; the report is None unless
+        ``few_shot_max_sememes`` is set.
+    """
+    return evaluate_test(
+        run.trainer,
+        run.test_data,
+        run.few_shot,
+        load_best_model=load_best_model,
+        show_progress=show_progress,
+    )
+
+
 def run_recbole_seedrec(
-    model=None, dataset=None, config_file_list=None, config_dict=None, saved=True, cmd_args=None
-):
+    model: str | type | None = None,
+    dataset: str | None = None,
+    config_file_list: list[str] | None = None,
+    config_dict: dict | None = None,
+    saved: bool = True,
+    cmd_args: list[str] | None = None,
+) -> dict:
     """Train on the training split, select on validation, report on test.
 
     Args:
@@ -96,25 +204,17 @@ def run_recbole_seedrec(
         ``test_audit`` or the few-shot fields when those options are on.
     """
     config = Config(model, dataset, config_file_list, config_dict, cmd_args=cmd_args)
-    dataset, train_data, valid_data, test_data = prepare_data(config)
-    few_shot = few_shot_users(config, dataset, test_data)  # before training: fails early
-    model, trainer = build_model_and_trainer(config, train_data)
-    if hasattr(trainer, "audit_with"):  # test_audit / selection_split: test (the release's)
-        trainer.audit_with(test_data)
+    run = build_run(config)
     if config["resume_checkpoint"]:
-        resume_run(trainer, config["resume_checkpoint"])
+        resume_run(run.trainer, config["resume_checkpoint"])
     logger = getLogger()
-    logger.info(model)
+    logger.info(run.model)
     show_progress = config["show_progress"]
-    best_valid_score, best_valid_result = trainer.fit(
-        train_data, valid_data, saved=saved, show_progress=show_progress
-    )
+    best_valid_score, best_valid_result = fit_run(run, saved, show_progress)
     if best_valid_result is None and saved and config["resume_checkpoint"]:
         # resumed after its last improvement: the best epoch's validation, from its weights
-        best_valid_result = trainer.evaluate(valid_data, load_best_model=True)
-    test_result, few = evaluate_test(
-        trainer, test_data, few_shot, load_best_model=saved, show_progress=show_progress
-    )
+        best_valid_result = run.trainer.evaluate(run.valid_data, load_best_model=True)
+    test_result, few = evaluate_on_test(run, load_best_model=saved, show_progress=show_progress)
 
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
     logger.info(set_color("test result", "yellow") + f": {test_result}")
@@ -126,10 +226,10 @@ def run_recbole_seedrec(
         "valid_score_bigger": config["valid_metric_bigger"],
         "best_valid_result": best_valid_result,
         "test_result": test_result,
-        "model_file": trainer.saved_model_file if saved else None,
+        "model_file": run.trainer.saved_model_file if saved else None,
     }
-    if getattr(trainer, "test_audit", None):
-        result["test_audit"] = trainer.test_audit
+    if getattr(run.trainer, "test_audit", None):
+        result["test_audit"] = run.trainer.test_audit
     # few_shot_max_sememes: the same test evaluation over few-shot users
     result.update(few_shot_fields(few))
     return result
@@ -141,7 +241,9 @@ def _device_available_here(config):
     return torch.device("cuda") if use_gpu else torch.device("cpu")
 
 
-def load_data_and_model(model_file, config_updates=None, check=None):
+def load_data_and_model(
+    model_file: str, config_updates: dict | None = None, check: Callable | None = None
+) -> tuple:
     """Reload a checkpoint of any model, with its data set and split dataloaders. The log says
     the checkpoint's evaluation protocol in one line, as the run's did. A checkpoint is a
     pickle: load only files you trust.
@@ -173,7 +275,7 @@ def load_data_and_model(model_file, config_updates=None, check=None):
         check(config)
     dataset, train_data, valid_data, test_data = prepare_data(config)
     init_seed(config["seed"], config["reproducibility"])
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    model = config.model_class(config, train_data._dataset).to(config["device"])
     model.load_state_dict(checkpoint["state_dict"])
     model.load_other_parameter(checkpoint.get("other_parameter"))
     return config, model, dataset, train_data, valid_data, test_data

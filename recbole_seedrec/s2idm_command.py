@@ -24,15 +24,15 @@ from recbole_seedrec.config import Config, ConfigError
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.fingerprint import data_fingerprint
 from recbole_seedrec.errors import UserError, exit_with
-from recbole_seedrec.model.layers.interest import prefix_vectors_at
-from recbole_seedrec.model.layers.s2idm import S2IDM
-from recbole_seedrec.model.layers.s2idm_artifact import (
+from recbole_seedrec.model.seedrec.interest import prefix_vectors_at
+from recbole_seedrec.model.seedrec.s2idm import S2IDM
+from recbole_seedrec.model.seedrec.s2idm_artifact import (
     map_columns,
     prefixed_fields,
     union_vocabulary,
     write_s2idm_artifact,
 )
-from recbole_seedrec.model.layers.sememe_interest import (
+from recbole_seedrec.model.seedrec.sememe_interest import (
     S2IDM_OPTIONS,
     s2idm_kwargs,
     sememe_args,

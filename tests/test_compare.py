@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from comparison import cli, costs, paper, results, schedule
+from comparison.plan import make_plan
+from comparison.protocols import PROTOCOLS
+from comparison.records import ComparisonError
+from comparison.report import _epoch_rows, markdown, shown_configs
+from comparison.runner import RunBusy, RunFailed, claim
 
-from benchmarks.comparison import cli, costs, paper, results, schedule
-from benchmarks.comparison.plan import make_plan
-from benchmarks.comparison.protocols import PROTOCOLS
-from benchmarks.comparison.records import ComparisonError
-from benchmarks.comparison.report import _epoch_rows, markdown, shown_configs
-from benchmarks.comparison.runner import RunBusy, RunFailed, claim
 from tests.conftest import REDUCED_SEQUENTIAL
 from tests.seedrec_data import write_atomic
 
@@ -483,7 +483,7 @@ def _refused(tiny, tmp_path, capsys):
 
 
 def test_a_finished_run_s_checkpoint_is_found_without_its_s2idm_artifact(tmp_path):
-    from benchmarks.comparison.few_shot import find_checkpoint
+    from comparison.few_shot import find_checkpoint
 
     record = {"model": "SeeDRecSASRec", "model_file": str(tmp_path / "moved.pth")}
     assert find_checkpoint(record, tmp_path) is None  # nothing kept
@@ -608,7 +608,8 @@ def test_sampled_eval_benchmark_reads_the_first_users_of_another_data_set(
     synthetic, tmp_path, monkeypatch
 ):
     """``--dataset``: a copy with the first users' interactions and every item; both paths agree."""
-    from benchmarks import sampled_eval_speed
+    import sampled_eval_speed
+
     from tests.seedrec_data import NAME
 
     source = Path(synthetic["root"]) / NAME

@@ -165,12 +165,16 @@ def test_checked_checkpoint_loader_says_what_a_file_is(tmp_path):
 
 @pytest.fixture(scope="module")
 def seedrec_checkpoint(synthetic, tmp_path_factory):
-    """A SeeDRecSASRec of the synthetic data: its metrics include GAUC (a numpy float32)."""
+    """A SeeDRecSASRec of the synthetic data, under the paper's protocol: its metrics include
+    GAUC (a numpy float32)."""
     from recbole_seedrec.quick_start import run_recbole_seedrec
     from tests.seedrec_data import SYNTHETIC
 
     saved = tmp_path_factory.mktemp("saved")
-    settings = {**SYNTHETIC, "data_path": str(synthetic["root"]), "checkpoint_dir": str(saved)}
+    settings = {
+        **SYNTHETIC, "protocol": "paper", "data_path": str(synthetic["root"]),
+        "checkpoint_dir": str(saved),
+    }  # fmt: skip
     run = run_recbole_seedrec("SeeDRecSASRec", synthetic["name"], config_dict=settings, cmd_args=[])
     return run["model_file"]
 

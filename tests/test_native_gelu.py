@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from recbole.model.layers import FeedForward
 
 from recbole_seedrec.config import ConfigError
-from recbole_seedrec.model.layers.activation import use_native_gelu
 from recbole_seedrec.quick_start import build_model_and_trainer
+from recbole_seedrec.speedups.native_gelu import use_native_gelu
 from tests.seedrec_data import NAME, build_data, entry_point_models, make_config
 
 

@@ -130,11 +130,8 @@ def test_old_checkpoint_configs_are_described_without_a_name():
 
 
 def test_one_alias_table_for_every_command(synthetic):
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        from comparison.plan import resolve_models
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    from comparison.plan import resolve_models
+
     assert MODEL_ALIASES == {"SeeDRec": "SeeDRecSASRec"}
     assert get_model("SeeDRec") is get_model("SeeDRecSASRec")
     assert resolve_models("SASRec,SeeDRec") == ["SASRec", "SeeDRecSASRec"]

@@ -15,7 +15,7 @@ from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.unseen_negatives import TrainingSetNegatives
 from recbole_seedrec.errors import UserError
-from recbole_seedrec.model.layers.ipe import InterestPromptEncoder
+from recbole_seedrec.model.seedrec.ipe import InterestPromptEncoder
 from recbole_seedrec.registry import get_model, get_trainer, keeps_recbole_name
 from recbole_seedrec.trainer.test_audit import best_of_test
 from recbole_seedrec.trainer.warm_start import warm_start
@@ -295,7 +295,7 @@ def test_init_from_reads_the_seed_placeholder_through_the_entry_point(synthetic,
 
 # ----- the reports label the release's runs ---------------------------------------------------
 def test_compare_labels_runs_with_release_defects():
-    from benchmarks.comparison.protocols import release_labels
+    from comparison.protocols import release_labels
 
     assert release_labels({"interest_scope": "prefix", "selection_split": None}) == []
     labels = release_labels({"interest_scope": "release", "selection_split": "test"})
@@ -305,7 +305,7 @@ def test_compare_labels_runs_with_release_defects():
 def test_the_ladder_reads_best_test_for_rung_one_and_the_selected_epoch_after(tmp_path):
     import json
 
-    from benchmarks.reproduce import parse_args, runs_dir, write_report
+    from reproduce import parse_args, runs_dir, write_report
 
     def record(folder, model, seed, test, audit):
         path = runs_dir(tmp_path, folder) / f"{model}-seed{seed}.json"

@@ -5,10 +5,10 @@ import json
 
 import pytest
 import torch
+from comparison import cli, resume, runner, schedule
+from comparison.plan import make_plan
+from comparison.resume import EpochResume, resumable_epoch
 
-from benchmarks.comparison import cli, resume, runner, schedule
-from benchmarks.comparison.plan import make_plan
-from benchmarks.comparison.resume import EpochResume, resumable_epoch
 from tests import test_compare
 
 tiny = test_compare.tiny  # the same module-scoped data set and config

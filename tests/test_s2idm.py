@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from recbole_seedrec.model.layers import S2IDM, GaussianDiffusion, MLPDenoiser, make_betas
+from recbole_seedrec.model.layers.diffusion import GaussianDiffusion, make_betas
+from recbole_seedrec.model.seedrec.s2idm import S2IDM, MLPDenoiser
 
 Q = 20
 SEMEME_A, SEMEME_B, SEMEME_C = 0, 1, 2

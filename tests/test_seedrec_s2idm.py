@@ -8,8 +8,8 @@ import torch
 
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
-from recbole_seedrec.model.layers.s2idm import S2IDM
-from recbole_seedrec.model.layers.s2idm_artifact import read_s2idm_artifact
+from recbole_seedrec.model.seedrec.s2idm import S2IDM
+from recbole_seedrec.model.seedrec.s2idm_artifact import read_s2idm_artifact
 from recbole_seedrec.s2idm_command import main as s2idm_main
 from recbole_seedrec.trainer import SeeDRecTrainer, s2idm_stage
 from tests.seedrec_data import (

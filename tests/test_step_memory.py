@@ -5,8 +5,8 @@ import sys
 
 import pytest
 import torch
+from comparison import costs
 
-from benchmarks.comparison import costs
 from tests.seedrec_data import NAME, SYNTHETIC
 
 step_memory = costs._benchmark_module("step_memory")

@@ -3,14 +3,15 @@ frozen source S2IDM on a target, and the transfer command's plan and report (tin
 
 import copy
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from comparison import transfer
+from comparison.transfer_report import markdown, transfer_report
 
 from recbole_seedrec.config import ConfigError
-from recbole_seedrec.model.layers.s2idm_artifact import (
+from recbole_seedrec.model.seedrec.s2idm_artifact import (
     map_columns,
     map_vocabulary,
     read_s2idm_artifact,
@@ -20,7 +21,6 @@ from recbole_seedrec.quick_start import load_data_and_model
 from recbole_seedrec.s2idm_command import main as s2idm_main
 from recbole_seedrec.s2idm_command import train_s2idm_on
 from recbole_seedrec.trainer import SeeDRecTrainer, s2idm_stage
-from tests.conftest import REPO
 from tests.seedrec_data import (
     NAME,
     SYNTHETIC,
@@ -30,10 +30,6 @@ from tests.seedrec_data import (
     make_config,
     write_atomic,
 )
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-from comparison import transfer
-from comparison.transfer_report import markdown, transfer_report
 
 # The target: the source's sememes s1..s15/g0..g2, with s10..s15 and g2 renamed (OOV).
 RENAMED = {"s10", "s11", "s12", "s13", "s14", "s15", "g2"}

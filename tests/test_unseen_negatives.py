@@ -165,7 +165,7 @@ def test_evaluate_command_rereads_a_checkpoint_with_unseen_negatives(checkpoint,
 def test_negatives_benchmark_reads_both_samplers_as_the_evaluate_command(
     checkpoint, monkeypatch, tmp_path
 ):
-    from benchmarks.negatives_effect import main as negatives_effect
+    from negatives_effect import main as negatives_effect
 
     saved = Path(checkpoint)
     monkeypatch.chdir(saved.parent)

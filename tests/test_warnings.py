@@ -8,7 +8,7 @@ from recbole.utils import init_seed
 
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
-from recbole_seedrec.model.layers.s2idm import S2IDM
+from recbole_seedrec.model.seedrec.s2idm import S2IDM
 from recbole_seedrec.trainer.s2idm_stage import fit_s2idm
 from tests.seedrec_data import NAME, make_config
 

@@ -10,15 +10,13 @@
 """
 
 import contextlib
+import importlib
 import io
 import os
 import statistics
-import sys
 import tempfile
 import time
 import warnings
-
-from . import BENCHMARKS_DIR
 
 # Goals from the issue, reported against (never used to select anything).
 GOALS = {
@@ -45,10 +43,10 @@ def epoch_pair_backbone(pair):
 
 
 def _benchmark_module(name):
-    """``epoch_time`` / ``sampled_eval_speed``, the scripts beside this package."""
-    if str(BENCHMARKS_DIR) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS_DIR))
-    return __import__(name)
+    """``epoch_time`` / ``sampled_eval_speed``, the scripts beside this package (``benchmarks/``
+    is on the import path wherever ``comparison`` is: a script's own folder, the runs'
+    ``PYTHONPATH``, pytest's ``pythonpath``)."""
+    return importlib.import_module(name)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ override may not change it: :data:`PROTOCOL_OPTIONS` are refused.
 from recbole_seedrec.protocol import KEYS as PROTOCOL_KEYS
 from recbole_seedrec.protocol import OPTION as PROTOCOL_OPTION
 from recbole_seedrec.protocol import protocol_settings
+from recbole_seedrec.traits import trait
 
 from . import DATA_CONFIGS
 
@@ -115,7 +116,7 @@ def backbone_of(model_class):
     SASRec), read from the class: ``class X(..., SememeInterestMixin, Backbone)``."""
     from recbole.model.abstract_recommender import AbstractRecommender
 
-    from recbole_seedrec.model.layers.sememe_interest import SememeInterestMixin
+    from recbole_seedrec.model.seedrec.sememe_interest import SememeInterestMixin
 
     mro = model_class.__mro__
     if SememeInterestMixin not in mro:
@@ -125,7 +126,7 @@ def backbone_of(model_class):
 
 
 def trains_s2idm(model_class):
-    return backbone_of(model_class) is not None and getattr(model_class, "uses_s2idm", False)
+    return backbone_of(model_class) is not None and trait(model_class, "uses_s2idm")
 
 
 # Options that reproduce the SeeDRec release's defects (docs/reproducing-the-paper.md): a run

@@ -11,7 +11,6 @@ Child: ``python -m comparison.runner SPEC.json RESULT.json`` (``benchmarks/`` on
 """
 
 import contextlib
-import inspect
 import os
 import shutil
 import signal
@@ -223,12 +222,9 @@ def train_and_evaluate(spec):
     """Train with validation-based selection, then evaluate the best epoch on test once."""
     import torch
 
-    from recbole_seedrec.config import Config
-    from recbole_seedrec.data.few_shot import few_shot_users
+    from recbole_seedrec import Config, build_run, evaluate_on_test, fit_run
     from recbole_seedrec.protocol import OPTION as PROTOCOL_OPTION
     from recbole_seedrec.protocol import describe_protocol
-    from recbole_seedrec.quick_start import build_model_and_trainer, prepare_data
-    from recbole_seedrec.trainer.subset_eval import evaluate_test
 
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
@@ -245,15 +241,17 @@ def train_and_evaluate(spec):
         config_dict,
         cmd_args=spec["overrides"],
     )
-    dataset, train_data, valid_data, test_data = prepare_data(config)
-    few_shot = few_shot_users(config, dataset, test_data)
-    data_s = time.perf_counter() - started
-    model, trainer = build_model_and_trainer(config, train_data)
-    if hasattr(trainer, "audit_with"):
-        trainer.audit_with(test_data)
+    data_s = None
+
+    def data_ready(*_):
+        nonlocal data_s
+        data_s = time.perf_counter() - started
+
+    run = build_run(config, before_model=data_ready)
+    model, trainer = run.model, run.trainer
     clock = StageClock(trainer, model)
     best = {"epoch": None}
-    resume = EpochResume(spec, trainer, train_data, clock, best, started)
+    resume = EpochResume(spec, trainer, run.train_data, clock, best, started)
     resume.restore()
 
     def after_validation(epoch_idx, valid_score):
@@ -261,16 +259,11 @@ def train_and_evaluate(spec):
             best["epoch"] = epoch_idx
         resume.save(epoch_idx)
 
-    options = {"saved": True, "show_progress": False}
-    if "callback_fn" in inspect.signature(trainer.fit).parameters:
-        options["callback_fn"] = after_validation
     resume.fit_started = start = time.perf_counter()
-    best_score, best_valid = trainer.fit(train_data, valid_data, **options)
+    best_score, best_valid = fit_run(run, saved=True, callback_fn=after_validation)
     fit_s = resume.earlier["fit_s"] + time.perf_counter() - start
     start = time.perf_counter()
-    test, few = evaluate_test(
-        trainer, test_data, few_shot, load_best_model=True, show_progress=False
-    )
+    test, few = evaluate_on_test(run, load_best_model=True)
     test_s = time.perf_counter() - start
     result = {
         "model": spec["model"],

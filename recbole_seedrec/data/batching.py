@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from recbole.data.dataloader import TrainDataLoader
 
+from recbole_seedrec.traits import trait
+
 __all__ = [
     "LengthGroupedTrainDataLoader",
     "length_grouping_applies",
@@ -47,7 +49,7 @@ def length_grouping_applies(config, model_class):
 
 
 def exact_under_trimming(model_class):
-    exact = getattr(model_class, "exact_under_trimming", None)
+    exact = trait(model_class, "exact_under_trimming")
     if exact is None:
         return model_class.__name__ in RECBOLE_MODELS_EXACT_UNDER_TRIMMING
     return bool(exact)

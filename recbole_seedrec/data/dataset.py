@@ -9,6 +9,8 @@ from recbole.data.dataset import SequentialDataset
 from recbole.data.interaction import Interaction
 from recbole.utils import FeatureSource, FeatureType
 
+from recbole_seedrec.traits import trait
+
 HISTORY_POSITION_FIELD = "history_position"
 _EXACT_TIME_FIELD = "_seedrec_exact_time"
 
@@ -76,7 +78,7 @@ class SememeSequentialDataset(SequentialDataset):
 
 def create_dataset(config):
     """RecBole's ``create_dataset``, or the model's own ``dataset_class`` when it has one."""
-    dataset_class = getattr(config.model_class, "dataset_class", None)
+    dataset_class = trait(config.model_class, "dataset_class")
     if dataset_class is None:
         return recbole_create_dataset(config)
     dataset = dataset_class(config)

@@ -50,7 +50,7 @@ def sememe_table(config, dataset):
     do). From the loaded item features when the model loaded the fields, else from the data
     set's .item file: loading an item file can add items that no interaction has, which would
     change a baseline's item table, so the option never changes what the model sees."""
-    from recbole_seedrec.model.layers.sememe_interest import _word_normalizers, sememe_table_for
+    from recbole_seedrec.model.seedrec.sememe_interest import _word_normalizers, sememe_table_for
 
     fields = sememe_fields(config.final_config_dict)
     loaded = dataset.item_feat is not None and all(f in dataset.item_feat for f in fields)

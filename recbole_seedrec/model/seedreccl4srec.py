@@ -1,8 +1,8 @@
 """SeeDRec on CL4SRec: prompted SASRec encoder; both augmented views get the row's prompts."""
 
 from recbole_seedrec.model.cl4srec import CL4SRec, carry_gradient
-from recbole_seedrec.model.layers.prompted_transformer import PromptedTransformerMixin
-from recbole_seedrec.model.layers.sememe_interest import SememeInterestMixin
+from recbole_seedrec.model.seedrec.prompted_transformer import PromptedTransformerMixin
+from recbole_seedrec.model.seedrec.sememe_interest import SememeInterestMixin
 
 
 class SeeDRecCL4SRec(PromptedTransformerMixin, SememeInterestMixin, CL4SRec):

@@ -3,7 +3,7 @@
 import torch
 from recbole.model.sequential_recommender.gru4rec import GRU4Rec
 
-from recbole_seedrec.model.layers.sememe_interest import SememeInterestMixin
+from recbole_seedrec.model.seedrec.sememe_interest import SememeInterestMixin
 
 
 class SeeDRecGRU4Rec(SememeInterestMixin, GRU4Rec):

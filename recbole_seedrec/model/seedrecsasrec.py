@@ -2,8 +2,8 @@
 
 from recbole.model.sequential_recommender.sasrec import SASRec
 
-from recbole_seedrec.model.layers.prompted_transformer import PromptedTransformerMixin
-from recbole_seedrec.model.layers.sememe_interest import SememeInterestMixin
+from recbole_seedrec.model.seedrec.prompted_transformer import PromptedTransformerMixin
+from recbole_seedrec.model.seedrec.sememe_interest import SememeInterestMixin
 
 
 class SeeDRecSASRec(PromptedTransformerMixin, SememeInterestMixin, SASRec):

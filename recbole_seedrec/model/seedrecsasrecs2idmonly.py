@@ -2,7 +2,7 @@
 
 from recbole.model.sequential_recommender.sasrec import SASRec
 
-from recbole_seedrec.model.layers.sememe_interest import InterestFusion, SememeInterestMixin
+from recbole_seedrec.model.seedrec.sememe_interest import InterestFusion, SememeInterestMixin
 
 
 class SeeDRecSASRecS2IDMOnly(SememeInterestMixin, SASRec):

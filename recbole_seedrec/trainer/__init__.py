@@ -16,8 +16,17 @@ SeeDRecSASRecIPEOnlyTrainer = SeeDRecTrainer
 SeeDRecSASRecS2IDMOnlyTrainer = SeeDRecTrainer
 
 
-def get_trainer(model_type, model_name):
-    """``<Model>Trainer`` from this package, else RecBole's choice for that model."""
+def get_trainer(model_type, model_name: str) -> type:
+    """``<Model>Trainer`` from this package, else RecBole's choice for that model.
+
+    Args:
+        model_type: the model's ``recbole.utils.ModelType`` (``config["MODEL_TYPE"]``).
+        model_name: the model's class name (``config["model"]``).
+
+    Returns:
+        type: the trainer class, completed with this package's checkpointing and fast sampled
+        evaluation.
+    """
     trainer_class = globals().get(model_name + "Trainer")
     if trainer_class is None:
         trainer_class = recbole_get_trainer(model_type, model_name)

@@ -20,6 +20,7 @@ from recbole_seedrec.data.batching import (
     predict_by_length,
 )
 from recbole_seedrec.data.candidates import CANDIDATE_FIELD
+from recbole_seedrec.traits import trait
 
 __all__ = ["CandidateScoringMixin"]
 
@@ -196,7 +197,7 @@ class CandidateScoringMixin:
         distinct, source, rank = layout
         rows = Interaction({key: value[distinct] for key, value in interaction.interaction.items()})
         items = interaction[self.config["ITEM_ID_FIELD"]]
-        hook = getattr(self.model, "predict_candidates", None)
+        hook = trait(self.model, "predict_candidates")
         if hook is not None:
             table = torch.zeros(len(distinct), len(source) // len(distinct), dtype=items.dtype)
             table[source, rank] = items

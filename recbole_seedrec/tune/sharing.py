@@ -13,8 +13,9 @@ import os
 from filelock import FileLock
 from recbole.utils.argument_list import dataset_arguments
 
-from recbole_seedrec.model.layers.sememe_interest import S2IDM_OPTIONS, SEMEME_OPTIONS
+from recbole_seedrec.model.seedrec.sememe_interest import S2IDM_OPTIONS, SEMEME_OPTIONS
 from recbole_seedrec.run import build_model_and_trainer
+from recbole_seedrec.traits import trait
 
 # Which users, items and training rows there are, and the randomness of the stage.
 _DATA_OPTIONS = set(dataset_arguments) | {
@@ -28,7 +29,7 @@ _DATA_OPTIONS = set(dataset_arguments) | {
 
 def trains_s2idm(model_class, config):
     """A model whose trainer trains S2IDM first, and no artifact given to reuse."""
-    return bool(getattr(model_class, "uses_s2idm", False)) and not config["s2idm_path"]
+    return bool(trait(model_class, "uses_s2idm")) and not config["s2idm_path"]
 
 
 def s2idm_options(config):

@@ -1,6 +1,5 @@
 """One trial: train with the sampled options, report validation every epoch, test once."""
 
-import inspect
 import logging
 import os
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ from ray.air import session
 from recbole.utils import init_logger
 
 from recbole_seedrec.config import Config
-from recbole_seedrec.run import build_model_and_trainer, prepare_data
+from recbole_seedrec.run import build_run, evaluate_on_test, fit_run
 from recbole_seedrec.tune.sharing import shared_s2idm, trains_s2idm
 
 # Keys of the results a trial reports, besides the validation metric under its own name.
@@ -46,13 +45,17 @@ def run_trial(params, setup):
     sees after every evaluation, and whose test metrics are computed once, at its end."""
     torch.set_num_threads(max(1, setup.threads))
     config = trial_config(params, setup, session.get_trial_dir())
-    train_data, valid_data, test_data = _load_data(config)
-    s2idm_path = None
-    if setup.share_dir and trains_s2idm(config.model_class, config):
-        s2idm_path = shared_s2idm(config, train_data, setup.share_dir)
-        config["s2idm_path"] = s2idm_path
-    model, trainer = build_model_and_trainer(config, train_data)
-    getLogger().info(model)
+
+    shared = {}  # the S2IDM this trial shares with the others, if any
+
+    def share_s2idm(config, train_data):
+        if setup.share_dir and trains_s2idm(config.model_class, config):
+            shared[S2IDM_PATH] = shared_s2idm(config, train_data, setup.share_dir)
+            config["s2idm_path"] = shared[S2IDM_PATH]
+
+    run = build_run(config, init_logging=_log_to_trial_dir, before_model=share_s2idm)
+    trainer = run.trainer
+    getLogger().info(run.model)
 
     epochs_run = 0
 
@@ -68,11 +71,8 @@ def run_trial(params, setup):
             }
         )
 
-    fit_options = {"saved": True, "show_progress": False}
-    if "callback_fn" in inspect.signature(trainer.fit).parameters:
-        fit_options["callback_fn"] = report_epoch
-    best_score, best_result = trainer.fit(train_data, valid_data, **fit_options)
-    test_result = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
+    best_score, best_result = fit_run(run, saved=True, callback_fn=report_epoch)
+    test_result, _ = evaluate_on_test(run, load_best_model=True)
     final = {
         # The best validation score again, so that this last report ranks like the others.
         setup.metric: float(best_score),
@@ -83,9 +83,7 @@ def run_trial(params, setup):
         **{VALID_PREFIX + key: _number(value) for key, value in (best_result or {}).items()},
         **{TEST_PREFIX + key: _number(value) for key, value in (test_result or {}).items()},
     }
-    if s2idm_path:
-        final[S2IDM_PATH] = s2idm_path
-    session.report(final)
+    session.report({**final, **shared})
 
 
 def _number(value):
@@ -105,12 +103,6 @@ def trial_config(params, setup, trial_dir):
     config_dict = {**setup.fixed, **params, **own}
     files = list(setup.config_files) or None
     return Config(setup.model, setup.dataset, files, config_dict, cmd_args=[])
-
-
-def _load_data(config):
-    """As run.prepare_data, with RecBole's console output quiet under Ray."""
-    _, *loaders = prepare_data(config, init_logging=_log_to_trial_dir)
-    return loaders
 
 
 def _log_to_trial_dir(config):

@@ -1,19 +1,12 @@
-"""Building blocks without RecBole dependencies, reusable outside a RecBole model."""
+"""Torch-only building blocks shared by the models, free of SeeDRec and of RecBole: the Gaussian
+diffusion and its schedules, DiffuRec's approximator and item diffusion, the masked diffusion,
+and the next-item losses."""
 
-from recbole_seedrec.model.layers.s2idm import (
-    S2IDM,
+from recbole_seedrec.model.layers.diffusion import (
     SCHEDULES,
     GaussianDiffusion,
-    MLPDenoiser,
     make_betas,
     timestep_embedding,
 )
 
-__all__ = [
-    "S2IDM",
-    "SCHEDULES",
-    "GaussianDiffusion",
-    "MLPDenoiser",
-    "make_betas",
-    "timestep_embedding",
-]
+__all__ = ["SCHEDULES", "GaussianDiffusion", "make_betas", "timestep_embedding"]

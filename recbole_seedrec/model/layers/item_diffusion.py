@@ -9,7 +9,7 @@ an evenly respaced subset of the steps, so inference can trade accuracy for spee
 import torch
 from torch import nn
 
-from recbole_seedrec.model.layers.s2idm import GaussianDiffusion, timestep_embedding
+from recbole_seedrec.model.layers.diffusion import GaussianDiffusion, timestep_embedding
 
 NOISE_SCHEDULES = ("trunc_lin", "linear")
 TIMESTEP_SAMPLERS = ("uniform", "lossaware")

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recbole_seedrec.config import ConfigError
-from recbole_seedrec.model.layers.softmax_loss import (
+from recbole_seedrec.speedups.fused_cross_entropy import (
     FusedCrossEntropyLoss,
     use_fused_cross_entropy,
 )

@@ -15,11 +15,11 @@ from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD, SememeSequentia
 from recbole_seedrec.data.fingerprint import data_fingerprint
 from recbole_seedrec.data.sememes import ItemSememeTable
 from recbole_seedrec.errors import ConfigError
-from recbole_seedrec.model.layers.interest import InterestCache
-from recbole_seedrec.model.layers.ipe import InterestPromptEncoder
 from recbole_seedrec.model.layers.next_item_loss import NextItemLossMixin
-from recbole_seedrec.model.layers.s2idm import S2IDM
-from recbole_seedrec.model.layers.s2idm_artifact import (
+from recbole_seedrec.model.seedrec.interest import InterestCache
+from recbole_seedrec.model.seedrec.ipe import InterestPromptEncoder
+from recbole_seedrec.model.seedrec.s2idm import S2IDM
+from recbole_seedrec.model.seedrec.s2idm_artifact import (
     describe_overlap,
     map_vocabulary,
     mismatch_error,

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from recbole_seedrec.errors import ConfigError
-from recbole_seedrec.model.layers.ipe import PROMPT_INJECTIONS
+from recbole_seedrec.model.seedrec.ipe import PROMPT_INJECTIONS
 
 PROMPT_PLACEMENTS = ("before_items", "after_items")
 

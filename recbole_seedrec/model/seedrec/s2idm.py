@@ -1,0 +1,102 @@
+"""S2IDM, the sememe-to-interest diffusion model, as plain torch modules.
+
+Kept free of RecBole so that it can be trained once on sememe vectors, saved with
+``torch.save`` and reloaded with ``weights_only=True`` by whichever model consumes it.
+"""
+
+import torch
+from torch import nn
+
+from recbole_seedrec.model.layers.diffusion import GaussianDiffusion, make_betas, timestep_embedding
+
+
+class MLPDenoiser(nn.Module):
+    """x_theta(x_t, t): predicts the clean sememe vector x0 from a noisy one."""
+
+    def __init__(self, q, hidden_dims=(1000,), time_emb_dim=10, dropout=0.5):
+        super().__init__()
+        if q < 1 or time_emb_dim < 1:
+            raise ValueError(f"q and time_emb_dim must be >= 1, got {q} and {time_emb_dim}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if any(d < 1 for d in hidden_dims):
+            raise ValueError(f"hidden_dims must be positive, got {list(hidden_dims)}")
+        self.time_emb_dim = time_emb_dim
+        self.time_emb = nn.Linear(time_emb_dim, time_emb_dim)
+        self.dropout = nn.Dropout(dropout)
+        dims = [q + time_emb_dim, *hidden_dims, q]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        for layer in (self.time_emb, *self.layers):
+            nn.init.xavier_normal_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x_t, t):
+        emb = self.time_emb(timestep_embedding(t, self.time_emb_dim).to(x_t.dtype))
+        h = torch.cat([self.dropout(x_t), emb], dim=-1)
+        for i, layer in enumerate(self.layers):
+            h = layer(h)
+            if i < len(self.layers) - 1:
+                h = torch.tanh(h)
+        return h
+
+
+class S2IDM(nn.Module):
+    """Denoiser plus diffusion, built from plain keyword arguments so it can be re-created
+    from a ``weights_only`` checkpoint holding only ``hyperparameters()`` and the state dict.
+    """
+
+    def __init__(
+        self,
+        q,
+        hidden_dims=(1000,),
+        time_emb_dim=10,
+        dropout=0.5,
+        steps=10,
+        schedule="linear-var",
+        noise_min=5e-4,
+        noise_max=5e-3,
+        noise_scale=0.01,
+        beta_fixed=1e-5,
+        history_per_step=10,
+    ):
+        super().__init__()
+        self._hyperparameters = {
+            "q": int(q),
+            "hidden_dims": [int(d) for d in hidden_dims],
+            "time_emb_dim": int(time_emb_dim),
+            "dropout": float(dropout),
+            "steps": int(steps),
+            "schedule": str(schedule),
+            "noise_min": float(noise_min),
+            "noise_max": float(noise_max),
+            "noise_scale": float(noise_scale),
+            "beta_fixed": None if beta_fixed is None else float(beta_fixed),
+            "history_per_step": int(history_per_step),
+        }
+        betas = make_betas(schedule, steps, noise_min, noise_max, noise_scale, beta_fixed)
+        self.q = int(q)
+        self.denoiser = MLPDenoiser(q, hidden_dims, time_emb_dim, dropout)
+        self.diffusion = GaussianDiffusion(betas, history_per_step)
+
+    def hyperparameters(self):
+        """Constructor kwargs as plain Python types (safe for ``weights_only`` loading)."""
+        return {k: list(v) if isinstance(v, list) else v for k, v in self._hyperparameters.items()}
+
+    def _check(self, x0):
+        if x0.dim() != 2 or x0.shape[1] != self.q:
+            raise ValueError(f"expected a [batch, {self.q}] tensor, got shape {tuple(x0.shape)}")
+
+    def training_loss(self, x0, noise=None):
+        """Scalar loss for one batch of sememe vectors."""
+        self._check(x0)
+        return self.diffusion.training_loss(self.denoiser, x0, noise)
+
+    def generalise(self, x0, steps=None):
+        """Generalised interest distribution: eval mode, no grad, prior mode restored."""
+        self._check(x0)
+        was_training = self.training
+        self.eval()
+        try:
+            return self.diffusion.generalise(self.denoiser, x0, steps)
+        finally:
+            self.train(was_training)
