@@ -62,3 +62,23 @@ def data(synthetic):
     from tests.seedrec_data import NAME, build_data, make_config
 
     return build_data(make_config("SeeDRecSASRec", synthetic["root"], NAME))
+
+
+CUDA_SKIP_REASON = "needs CUDA: torch.cuda.is_available() is False on this machine"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "cuda: runs on an NVIDIA GPU (skipped, with the reason, where there is none)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """``cuda``-marked tests skip on a machine without a GPU; benchmarks/gpu_check.sh runs them
+    where there is one."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason=CUDA_SKIP_REASON)
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
