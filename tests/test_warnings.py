@@ -39,3 +39,15 @@ def test_an_s2idm_stage_that_never_improves_says_it_kept_its_start(synthetic):
     assert "no epoch beat the held-out loss of the weights it started from" in lines[-1]
     last_epoch = lines[-2].rsplit("held-out loss: ", 1)[1].split("]")[0]
     assert f"the last epoch's weights are kept (held-out loss {last_epoch})" in lines[-1]
+
+
+def test_a_resumed_s2idm_stage_with_no_epoch_left_keeps_its_weights(synthetic):
+    """A run killed after the S2IDM stage's last epoch was saved resumes with nothing to train."""
+    config = make_config("SeeDRecSASRec", synthetic["root"], NAME, s2idm_epochs=3)
+    torch.manual_seed(0)
+    s2idm = S2IDM(q=6, hidden_dims=[8], time_emb_dim=4, dropout=0.0, steps=5)
+    before = {name: value.clone() for name, value in s2idm.state_dict().items()}
+    lines = []
+    fit_s2idm(s2idm, torch.rand(40, 6), config, "cpu", first_epoch=3, log=lines.append)
+    assert lines[-1].startswith("S2IDM: no epoch left to run (resumed at epoch 3 of 3)")
+    assert all(torch.equal(before[name], value) for name, value in s2idm.state_dict().items())

@@ -83,7 +83,7 @@ def fit_s2idm(s2idm, vectors, config, device, *, first_epoch=0, optimizer_state=
         None,
         0,
     )
-    best_epoch = None
+    best_epoch, loss = None, None  # loss stays None when a resumed stage has no epoch left
     if log:
         log(f"S2IDM before epoch {first_epoch}: held-out loss {best_loss:.4f}")
     epochs = range(first_epoch, config["s2idm_epochs"])
@@ -112,7 +112,13 @@ def fit_s2idm(s2idm, vectors, config, device, *, first_epoch=0, optimizer_state=
                 break
     if best_state is not None:
         s2idm.load_state_dict(best_state)
-    if log and best_epoch is None:
+    if log and loss is None:
+        log(
+            f"S2IDM: no epoch left to run (resumed at epoch {first_epoch} of "
+            f"{config['s2idm_epochs']}); the weights it resumed with are kept (held-out loss "
+            f"{best_loss:.4f})."
+        )
+    elif log and best_epoch is None:
         log(
             f"S2IDM: no epoch beat the held-out loss of the weights it started from "
             f"({best_loss:.4f}); the last epoch's weights are kept (held-out loss {loss:.4f}). "
