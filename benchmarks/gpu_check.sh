@@ -42,7 +42,8 @@ python run_recbole_seedrec.py --model SeeDRecSASRec --dataset "$dataset" "${data
 wall=$(( $(date +%s) - start ))
 {
     echo "SeeDRecSASRec on $dataset, at most $epochs epochs: ${wall} s wall"
-    grep -a "protocol: \|training path switches" "$out/seedrec-$dataset.log" | sort -u
+    grep -a "protocol: \|training path switches" "$out/seedrec-$dataset.log" \
+        | sed 's/^.*INFO  //' | sort -u
     grep -a -c "training \[time" "$out/seedrec-$dataset.log" | sed 's/^/epochs trained: /'
     grep -a "S2IDM epoch\|test result" "$out/seedrec-$dataset.log" | tail -n 3
 } | tee "$out/timings.txt"
