@@ -1,4 +1,6 @@
+import ast
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,13 @@ REDUCED_SEQUENTIAL = {
     "show_progress": False,
     "seed": 2024,
 }
+
+
+def result_line(output, label):
+    """The metrics a run logged as ``<label>: OrderedDict([...])`` (e.g. "test result"), in
+    their logged order."""
+    line = next(row for row in output.splitlines() if f"{label}:" in row)
+    return dict(ast.literal_eval(re.search(r"OrderedDict\((.*)\)", line).group(1)))
 
 
 def shared_data(name):

@@ -1,8 +1,6 @@
 """The README's ways in: the script, the console command and the Python functions."""
 
-import ast
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +12,7 @@ from recbole.data import create_dataset, data_preparation
 
 from recbole_seedrec.config import Config
 from recbole_seedrec.quick_start import build_model_and_trainer, main
-from tests.conftest import REDUCED_SEQUENTIAL, REPO
+from tests.conftest import REDUCED_SEQUENTIAL, REPO, result_line
 
 METRICS = ["NDCG", "Hit", "ItemCoverage", "GiniIndex"]  # the last two need the collector shim
 
@@ -57,11 +55,6 @@ def test_checkpoint_names_are_unique_and_saves_atomic(tmp_path):
     assert state["epoch"] == 0 and "state_dict" in state
 
 
-def _result_line(output, label):
-    line = next(row for row in output.splitlines() if f"{label}:" in row)
-    return dict(ast.literal_eval(re.search(r"OrderedDict\((.*)\)", line).group(1)))
-
-
 @pytest.fixture(scope="module")
 def script_run(tmp_path_factory):
     """One reduced SASRec run through run_recbole_seedrec.py, as the README runs it."""
@@ -90,7 +83,7 @@ def script_run(tmp_path_factory):
 
 def test_script_trains_selects_on_validation_and_tests(script_run):
     workdir, output = script_run
-    test_result = _result_line(output, "test result")
+    test_result = result_line(output, "test result")
     assert set(test_result) == {"ndcg@10", "hit@10", "itemcoverage@10", "giniindex@10"}
     assert 0 < test_result["hit@10"] <= 1 and 0 < test_result["itemcoverage@10"] <= 1
     assert (workdir / "log").is_dir()  # RecBole's place for logs, under the working directory
@@ -121,7 +114,7 @@ def test_checkpoint_reloads_in_a_fresh_process_with_same_metrics(script_run):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     reloaded = json.loads(done.stdout.split("RESULT", 1)[1])
-    assert reloaded == _result_line(output, "test result")
+    assert reloaded == result_line(output, "test result")
 
 
 def test_load_data_and_model_names_a_missing_file(tmp_path):

@@ -1,7 +1,5 @@
 """One command line, one evaluation protocol: for this package's models and RecBole's alike."""
 
-import ast
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +12,7 @@ from recbole_seedrec.config import PROPERTIES, Config
 from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.protocol import KEYS, describe_protocol, protocol_names, protocol_settings
 from recbole_seedrec.registry import MODEL_ALIASES, get_model
+from tests.conftest import result_line
 from tests.seedrec_data import NAME, SYNTHETIC
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,9 +153,7 @@ def _entry_point(model, synthetic, workdir, *args):
     protocol_lines = {
         line.split("protocol: ", 1)[1] for line in output.splitlines() if "protocol: " in line
     }
-    test_line = next(line for line in output.splitlines() if "test result:" in line)
-    test = ast.literal_eval(re.search(r"OrderedDict\((.*)\)", test_line).group(1))
-    return protocol_lines, [key for key, _ in test]
+    return protocol_lines, list(result_line(output, "test result"))
 
 
 @pytest.mark.parametrize("args", [(), ("--protocol", "paper")])

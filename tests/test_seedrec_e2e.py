@@ -1,10 +1,8 @@
 """Every SeeDRec variant through the README's entry point on ml-100k, and sampled evaluation
 of a SeeDRec model by the fast path against RecBole's own."""
 
-import ast
 import math
 import os
-import re
 import subprocess
 import sys
 
@@ -19,7 +17,7 @@ from recbole_seedrec.config import Config
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.registry import get_model
 from recbole_seedrec.trainer import SafeCheckpointMixin, SeeDRecTrainer
-from tests.conftest import REDUCED_SEQUENTIAL, REPO
+from tests.conftest import REDUCED_SEQUENTIAL, REPO, result_line
 from tests.seedrec_data import VARIANTS
 
 REDUCED_SEEDREC = {
@@ -35,11 +33,6 @@ REDUCED_SEEDREC = {
 }
 EVAL_SEED = 7
 StockTrainer = type("T", (SafeCheckpointMixin, Trainer), {})
-
-
-def _result_line(output, label):
-    line = next(row for row in output.splitlines() if f"{label}:" in row)
-    return dict(ast.literal_eval(re.search(r"OrderedDict\((.*)\)", line).group(1)))
 
 
 @pytest.mark.parametrize("model_name", VARIANTS)
@@ -59,7 +52,7 @@ def test_variant_runs_through_the_readme_entry_point(tmp_path, model_name):
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
-    result = _result_line(output, "test result")
+    result = result_line(output, "test result")
     # the README's command: RecBole's protocol, as for any model run the same way
     assert set(result) == {"recall@10", "mrr@10", "ndcg@10", "hit@10", "precision@10"}
     assert all(math.isfinite(value) and 0 <= value <= 1 for value in result.values())
