@@ -265,12 +265,13 @@ class Config(RecBoleConfig):
                 self._update_internal_config_dict(str(path))
 
     def _get_final_config_dict(self):
-        internal, external = self.internal_config_dict, self.external_config_dict
-        if "eval_args" in external:
+        internal, external = self.internal_config_dict, dict(self.external_config_dict)
+        final = super()._get_final_config_dict()
+        if "eval_args" in external:  # the user's dicts stay as given
             external["eval_args"] = merged_eval_args(
                 internal.get("eval_args"), external["eval_args"]
             )
-        final = super()._get_final_config_dict()
+            final["eval_args"] = external["eval_args"]
         final[PROTOCOL_OPTION] = external.get(PROTOCOL_OPTION) or DEFAULT_PROTOCOL
         final[PROTOCOL_OVERRIDES_OPTION] = changed_options(internal, external)
         if final.get("MODEL_TYPE") == ModelType.SEQUENTIAL and final.get("loss_type") == "CE":
