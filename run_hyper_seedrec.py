@@ -4,7 +4,7 @@ r"""Search hyperparameters with Ray Tune, like RecBole's run_hyper.py (selection
         --params_file hyper.test --num_samples 8
 """
 
-from recbole_seedrec.tune import main
+from recbole_seedrec.cli.tune import main
 
 if __name__ == "__main__":
     main()

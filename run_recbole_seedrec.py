@@ -4,7 +4,7 @@ r"""Train and evaluate a model, like RecBole's run_recbole.py.
         --config_files a.yaml b.yaml --epochs=5
 """
 
-from recbole_seedrec.quick_start import main
+from recbole_seedrec.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -36,6 +36,6 @@ setup(
         "plot": ["matplotlib>=3.7"],
         "test": ["pytest>=7", "ruff", "matplotlib>=3.7"],
     },
-    entry_points={"console_scripts": ["recbole-seedrec=recbole_seedrec.quick_start:main"]},
+    entry_points={"console_scripts": ["recbole-seedrec=recbole_seedrec.cli.main:main"]},
     license="MIT",
 )

@@ -5,7 +5,7 @@
 #
 #   bash benchmarks/gpu_check.sh [DATA_PATH] [OUT_DIR]
 #
-# DATA_PATH holds amazon-home/ as converted by `python -m recbole_seedrec.data.prepare` (default
+# DATA_PATH holds amazon-home/ as converted by `recbole-seedrec prepare` (default
 # /tmp/seedrec-data); without it the run uses ml-100k. OUT_DIR (default $OUT, else gpu-check/)
 # receives device.txt, cuda-tests.txt, the run's log and timings.txt. EPOCHS (default 50) caps
 # the timed run. Not here yet: the 2-process distributed test (issue 32, not built).

@@ -26,7 +26,7 @@ from recbole.utils import init_seed
 
 import recbole_seedrec  # noqa: F401  (runtime shims)
 from recbole_seedrec.data.candidates import CANDIDATE_FIELD, candidate_loader
-from recbole_seedrec.data.output import write_atomic
+from recbole_seedrec.prepare.output import write_atomic
 from recbole_seedrec.quick_start import load_data_and_model
 from recbole_seedrec.registry import get_trainer
 

@@ -282,7 +282,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--data-path",
         default="/tmp/seedrec-data",
-        help="folder holding amazon-home/ (python -m recbole_seedrec.data.prepare)",
+        help="folder holding amazon-home/ (recbole-seedrec prepare)",
     )
     parser.add_argument("--out", default=str(REPO / "results" / "amazon-home-reproduction"))
     parser.add_argument(

@@ -4,6 +4,7 @@ from recbole_seedrec import compat
 
 compat.apply_all()
 
+from recbole_seedrec.checkpoint_eval import evaluate_checkpoint, evaluate_checkpoint_report
 from recbole_seedrec.config import Config, ConfigError
 from recbole_seedrec.protocol import describe_protocol
 from recbole_seedrec.registry import UnknownModelError, get_model
@@ -28,6 +29,8 @@ __all__ = [
     "build_model_and_trainer",
     "build_run",
     "describe_protocol",
+    "evaluate_checkpoint",
+    "evaluate_checkpoint_report",
     "evaluate_on_test",
     "fit_run",
     "get_model",

@@ -324,7 +324,7 @@ class Config(RecBoleConfig):
             f"No atomic files for data set '{self.dataset}' at "
             f"{data_path / (self.dataset + '.inter')}",
             f"Set `data_path` to the folder that holds {self.dataset}/, or convert your data "
-            "with `python -m recbole_seedrec.data.prepare`.",
+            "with `recbole-seedrec prepare`.",
         )
 
     def _check_valid_metric(self):

@@ -24,7 +24,7 @@ _READ_KEY = re.compile(r"""config\[\s*["']([A-Za-z_][A-Za-z0-9_]*)["']\s*\]""")
 # patterns above (distributed runs, quick-start switches).
 _EXTRA_KNOWN = {
     *("nproc", "world_size", "ip", "port", "offset", "local_rank", "config_files"),
-    "resume_checkpoint",  # continues a killed run (quick_start)
+    "resume_checkpoint",  # continues a killed run (run.py)
 }
 
 

@@ -1,7 +1,8 @@
 """The run recipe and the reload: data, model and trainer built as every command builds them.
 
-Moved out of ``quick_start`` (which keeps the ``recbole-seedrec`` command and re-exports these
-names) so that the commands it dispatches to can use them without importing it back.
+Called by the ``recbole-seedrec`` command (:mod:`recbole_seedrec.cli.main`), by Ray Tune's
+trials and by the benchmarks; :mod:`recbole_seedrec.quick_start` re-exports its names as
+RecBole's ``quick_start`` names its own.
 """
 
 from __future__ import annotations

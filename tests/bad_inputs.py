@@ -48,10 +48,10 @@ def digest(path):
 def run_command(command, argv):
     """The command's ``main`` as the console script calls it; returns its exit code."""
     if command == "prepare":
-        from recbole_seedrec.data.prepare import main
+        from recbole_seedrec.cli.prepare import main
 
         return main(argv) or 0
-    from recbole_seedrec.quick_start import main
+    from recbole_seedrec.cli.main import main
 
     prefix = [] if command == "run" else [command]
     try:

@@ -1,4 +1,4 @@
-"""Bad inputs of the converter (``python -m recbole_seedrec.data.prepare``), as a new user types
+"""Bad inputs of the converter (``recbole-seedrec prepare``), as a new user types
 them; see tests/bad_inputs.py for what each case expects."""
 
 from tests.bad_inputs import Case

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from recbole_seedrec import run as quick_start  # where load_data_and_model finds prepare_data
-from recbole_seedrec.case_study import case_study, distributions, sememe_names
-from recbole_seedrec.quick_start import load_data_and_model, main, run_recbole_seedrec
+from recbole_seedrec.cli.case_study import case_study, distributions, sememe_names
+from recbole_seedrec.cli.main import main
+from recbole_seedrec.quick_start import load_data_and_model, run_recbole_seedrec
 from tests.seedrec_data import SYNTHETIC, time_weighted_vector
 
 pytest.importorskip("matplotlib")  # the `plot` extra; CI installs it with `test`

@@ -10,8 +10,9 @@ import torch
 import yaml
 from recbole.data import create_dataset, data_preparation
 
+from recbole_seedrec.cli.main import main
 from recbole_seedrec.config import Config
-from recbole_seedrec.quick_start import build_model_and_trainer, main
+from recbole_seedrec.quick_start import build_model_and_trainer
 from tests.conftest import REDUCED_SEQUENTIAL, REPO, result_line
 
 METRICS = ["NDCG", "Hit", "ItemCoverage", "GiniIndex"]  # the last two need the collector shim

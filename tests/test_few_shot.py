@@ -8,13 +8,13 @@ import torch
 from recbole.data.dataloader import FullSortEvalDataLoader
 from recbole.utils import init_seed
 
+from recbole_seedrec.checkpoint_eval import evaluate_checkpoint
+from recbole_seedrec.cli.main import main
 from recbole_seedrec.config import Config, ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
 from recbole_seedrec.data.few_shot import few_shot_users
-from recbole_seedrec.evaluate import evaluate_checkpoint
 from recbole_seedrec.quick_start import (
     build_model_and_trainer,
-    main,
     prepare_data,
     run_recbole_seedrec,
 )

@@ -12,9 +12,10 @@ import time
 import pytest
 from recbole.data import create_dataset
 
+from recbole_seedrec.cli.prepare import main
 from recbole_seedrec.config import Config
-from recbole_seedrec.data import output
-from recbole_seedrec.data.prepare import kcore, main
+from recbole_seedrec.prepare import output
+from recbole_seedrec.prepare.convert import kcore
 from tests.conftest import shared_data
 
 SNOWBALL = ["--lemmatizer", "snowball"]  # the same sememes with or without WordNet
@@ -542,7 +543,7 @@ def test_sigterm_during_conversion_leaves_no_partial_file(tmp_path, capsys, item
     with open(big, "w", encoding="utf-8") as handle:
         handle.write("user_id\titem_id\ttimestamp\n")
         handle.writelines(f"u{k % 5000}-{pad}\ti{k % 3 + 1}\t{k}\n" for k in range(150_000))
-    command = [sys.executable, "-m", "recbole_seedrec.data.prepare", "--interactions", str(big)]
+    command = [sys.executable, "-m", "recbole_seedrec", "prepare", "--interactions", str(big)]
     command += ["--items", str(items_file), "--name", "big", "--out-dir", str(tmp_path / "out")]
     process = subprocess.Popen(
         [*command, *SNOWBALL, "--force"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

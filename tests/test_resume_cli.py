@@ -27,7 +27,7 @@ def run_files(tmp_path):
 
 
 def command(folder, *options):
-    return [sys.executable, "-m", "recbole_seedrec.quick_start", "--model", "SeeDRecSASRec",
+    return [sys.executable, "-m", "recbole_seedrec", "--model", "SeeDRecSASRec",
             "--dataset", NAME, "--config_files", str(folder / "run.yaml"), *options]  # fmt: skip
 
 

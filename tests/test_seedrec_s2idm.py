@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from recbole_seedrec.cli.s2idm import main as s2idm_main
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
 from recbole_seedrec.model.seedrec.s2idm import S2IDM
 from recbole_seedrec.model.seedrec.s2idm_artifact import read_s2idm_artifact
-from recbole_seedrec.s2idm_command import main as s2idm_main
 from recbole_seedrec.trainer import SeeDRecTrainer, s2idm_stage
 from tests.seedrec_data import (
     NAME,

@@ -9,6 +9,7 @@ import nltk
 import pytest
 from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
+from recbole_seedrec.cli.wordnet import main as wordnet_main
 from recbole_seedrec.data import text
 from recbole_seedrec.data.text import (
     BUNDLED_STOPWORDS,
@@ -17,20 +18,19 @@ from recbole_seedrec.data.text import (
     load_stopwords,
     wordnet_available,
 )
-from recbole_seedrec.data.wordnet import (
+from recbole_seedrec.prepare.wordnet import (
     DATABASE_FILES,
     WordNetSetupError,
     install_wordnet,
     lexnames_text,
 )
-from recbole_seedrec.data.wordnet import main as wordnet_main
 
 DEBIAN_WORDNET = Path("/usr/share/wordnet")
 
 needs_wordnet = pytest.mark.skipif(
     not wordnet_available(),
     reason="WordNet is not installed for NLTK; set it up with "
-    "`python -m recbole_seedrec.data.wordnet --source /usr/share/wordnet --target ~/nltk_data`",
+    "`recbole-seedrec wordnet --source /usr/share/wordnet --target ~/nltk_data`",
 )
 
 
@@ -92,7 +92,7 @@ def test_missing_wordnet_falls_back_to_stems_and_warns_once(no_nltk_data):
     with pytest.warns(MissingWordNetWarning) as record:
         first = WordSememizer()
     message = str(record[0].message)
-    assert "python -m recbole_seedrec.data.wordnet --source /usr/share/wordnet" in message
+    assert "recbole-seedrec wordnet --source /usr/share/wordnet" in message
     assert "apt-get install wordnet-base wordnet-sense-index" in message
     assert first.backend == "snowball"
     assert first.words("Knives") == ["knive"]
@@ -103,7 +103,7 @@ def test_missing_wordnet_falls_back_to_stems_and_warns_once(no_nltk_data):
 
 
 def test_wordnet_backend_required_but_missing(no_nltk_data):
-    with pytest.raises(LookupError, match="recbole_seedrec.data.wordnet"):
+    with pytest.raises(LookupError, match="recbole-seedrec wordnet"):
         WordSememizer(backend="wordnet")
 
 

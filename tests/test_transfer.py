@@ -10,6 +10,8 @@ import torch
 from comparison import transfer
 from comparison.transfer_report import markdown, transfer_report
 
+from recbole_seedrec.cli.s2idm import main as s2idm_main
+from recbole_seedrec.cli.s2idm import train_s2idm_on
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.model.seedrec.s2idm_artifact import (
     map_columns,
@@ -18,8 +20,6 @@ from recbole_seedrec.model.seedrec.s2idm_artifact import (
     union_vocabulary,
 )
 from recbole_seedrec.quick_start import load_data_and_model
-from recbole_seedrec.s2idm_command import main as s2idm_main
-from recbole_seedrec.s2idm_command import train_s2idm_on
 from recbole_seedrec.trainer import SeeDRecTrainer, s2idm_stage
 from tests.seedrec_data import (
     NAME,
@@ -112,7 +112,7 @@ def test_standalone_command_trains_on_the_trainers_rows(synthetic, data, tmp_pat
         return 0.0
 
     monkeypatch.setattr("recbole_seedrec.trainer.seedrec.fit_s2idm", capture)
-    monkeypatch.setattr("recbole_seedrec.s2idm_command.fit_s2idm", capture)
+    monkeypatch.setattr("recbole_seedrec.cli.s2idm.fit_s2idm", capture)
     config = make_config("SeeDRecSASRec", synthetic["root"], NAME, checkpoint_dir=str(tmp_path))
     model = build_model(config, data)
     SeeDRecTrainer(config, model).train_s2idm(

@@ -7,12 +7,12 @@ import pytest
 import ray
 import yaml
 
+from recbole_seedrec.cli.main import main as recbole_seedrec_main
+from recbole_seedrec.cli.tune import search_from_command_line as search_cli
 from recbole_seedrec.config import Config
-from recbole_seedrec.quick_start import main as recbole_seedrec_main
 from recbole_seedrec.quick_start import run_recbole_seedrec
 from recbole_seedrec.tune import search as search_module
 from recbole_seedrec.tune.search import most_reports
-from recbole_seedrec.tune.search import search_from_command_line as search_cli
 from recbole_seedrec.tune.sharing import s2idm_key
 from recbole_seedrec.tune.space import SearchSpaceError, check_names, load_space
 from recbole_seedrec.tune.summary import best_config

@@ -11,11 +11,12 @@ from recbole.model.sequential_recommender import SASRec
 from recbole.trainer import Trainer
 
 import recbole_seedrec  # noqa: F401  (runtime shims)
+from recbole_seedrec.checkpoint_eval import evaluate_checkpoint
+from recbole_seedrec.cli.main import main
 from recbole_seedrec.config import Config, ConfigError
 from recbole_seedrec.data.candidates import CANDIDATE_FIELD, data_preparation
 from recbole_seedrec.data.unseen_negatives import UnseenNegativeSampler
-from recbole_seedrec.evaluate import evaluate_checkpoint
-from recbole_seedrec.quick_start import main, run_recbole_seedrec
+from recbole_seedrec.quick_start import run_recbole_seedrec
 from recbole_seedrec.trainer import CandidateScoringMixin
 from tests.conftest import REDUCED_SEQUENTIAL
 

@@ -116,7 +116,7 @@ def protocol_differences(data, protocol, config, seeds, quick):
             ),
             (
                 f"Data: ../shared/data/{data} as released, converted by "
-                "`python -m recbole_seedrec.data.prepare`; DiffuRec's own preprocessing is not "
+                "`recbole-seedrec prepare`; DiffuRec's own preprocessing is not "
                 "reproduced."
             ),
         ]

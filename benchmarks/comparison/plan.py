@@ -134,7 +134,7 @@ def check_overrides(overrides):
 
 def config_files_for(data, user_files):
     """The data set's yaml (when the repository has one), then the user's files."""
-    from recbole_seedrec.arguments import split_config_files
+    from recbole_seedrec.cli.arguments import split_config_files
 
     files = [data_config(data)] if data_config(data) else []
     return files + [Path(f).resolve() for f in split_config_files(user_files) or []]

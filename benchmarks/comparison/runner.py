@@ -315,7 +315,7 @@ def evaluate_saved(spec):
     """A finished run's checkpoint on test again, with few-shot users (``spec["checkpoint"]``)."""
     import torch
 
-    from recbole_seedrec.evaluate import evaluate_checkpoint_report
+    from recbole_seedrec import evaluate_checkpoint_report
 
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])

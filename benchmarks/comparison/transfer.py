@@ -190,7 +190,7 @@ def train_source(source, layout, name):
     start = time.perf_counter()
     with open(log_dir / "output.log", "w", encoding="utf-8") as log:
         child = subprocess.run(
-            [sys.executable, "-m", "recbole_seedrec.s2idm_command", *source["inputs"]["command"]],
+            [sys.executable, "-m", "recbole_seedrec", "s2idm", *source["inputs"]["command"]],
             cwd=log_dir, stdout=log, stderr=subprocess.STDOUT, check=False,
         )  # fmt: skip
     if child.returncode != 0 or not path.is_file():

@@ -24,7 +24,7 @@ BUNDLED_STOPWORDS = Path(__file__).with_name("stopwords_en.txt")
 
 WORDNET_SETUP = (
     "apt-get install wordnet-base wordnet-sense-index && "
-    "python -m recbole_seedrec.data.wordnet --source /usr/share/wordnet --target ~/nltk_data "
+    "recbole-seedrec wordnet --source /usr/share/wordnet --target ~/nltk_data "
     "(for another --target, also set NLTK_DATA to it)"
 )
 

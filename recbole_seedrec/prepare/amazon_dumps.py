@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import json
 
-from recbole_seedrec.data.readers import PrepareError, RawData, open_text, parse_time
+from recbole_seedrec.prepare.readers import PrepareError, RawData, open_text, parse_time
 
 
 def iter_records(path):

@@ -1,6 +1,6 @@
 """Install WordNet 3.0 for NLTK from Debian's packages, where ``nltk.download`` cannot reach.
 
-``python -m recbole_seedrec.data.wordnet --source /usr/share/wordnet --target ~/nltk_data``
+``recbole-seedrec wordnet --source /usr/share/wordnet --target ~/nltk_data``
 
 Debian's ``wordnet-base`` and ``wordnet-sense-index`` hold the WordNet 3.0 database files. NLTK's
 reader takes them from ``<target>/corpora/wordnet/`` when they are real files (it refuses
@@ -9,10 +9,8 @@ symlinks) and a ``lexnames`` file, which Debian does not ship, lists the lexicog
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -115,38 +113,9 @@ def verify(target):
     return lemma
 
 
-def _on_default_path(target):
+def on_default_path(target):
     """Whether NLTK finds ``target`` without NLTK_DATA (it is one of its default folders)."""
     import nltk
 
     resolved = Path(target).expanduser().resolve()
     return any(Path(p).expanduser().resolve() == resolved for p in nltk.data.path)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m recbole_seedrec.data.wordnet",
-        description="Install WordNet 3.0 for NLTK from a WordNet database folder "
-        f"(Debian: `{INSTALL_HINT}` puts it in /usr/share/wordnet).",
-    )
-    parser.add_argument("--source", default="/usr/share/wordnet", help="WordNet database folder")
-    parser.add_argument(
-        "--target", default="~/nltk_data", help="an NLTK data folder (default ~/nltk_data)"
-    )
-    args = parser.parse_args(argv)
-    try:
-        on_path = _on_default_path(args.target)
-        corpus = install_wordnet(args.source, args.target)
-        verify(args.target)
-    except WordNetSetupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"installed WordNet 3.0 in {corpus}; lemmatize('knives') -> 'knife'")
-    if not on_path:
-        target = Path(args.target).expanduser()
-        print(f"NLTK does not search {target} by default: export NLTK_DATA={target}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from recbole.utils import init_logger, init_seed
 
-from recbole_seedrec.arguments import (
+from recbole_seedrec.cli.arguments import (
     USER_ERRORS,
     CommandParser,
     parse_with_overrides,

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recbole_seedrec.arguments import USER_ERRORS, CommandParser
 from recbole_seedrec.atomic import replacing
+from recbole_seedrec.cli.arguments import USER_ERRORS, CommandParser
 from recbole_seedrec.config import ConfigError
 from recbole_seedrec.data.dataset import HISTORY_POSITION_FIELD
 from recbole_seedrec.errors import UserError, exit_with

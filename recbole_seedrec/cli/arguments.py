@@ -1,8 +1,8 @@
 """The command line shared by every command: model arguments, ``--key=value`` overrides,
 config files, and how a usage mistake ends (one line, exit status 2).
 
-Kept apart from ``quick_start`` (the ``recbole-seedrec`` command, which dispatches to the
-others) so that each command reads its arguments without importing the one that calls it.
+Kept apart from :mod:`recbole_seedrec.cli.main` (which dispatches to the other commands) so that
+each command reads its arguments without importing the one that calls it.
 """
 
 import argparse
@@ -26,9 +26,6 @@ def split_config_files(values):
             "--config_files", f"no such file: {', '.join(missing)}", "Check the path(s)."
         )
     return files or None
-
-
-_split_config_files = split_config_files  # the name before this module existed
 
 
 def add_model_arguments(parser):

@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recbole_seedrec.data.readers import PrepareError
+from recbole_seedrec.prepare.readers import PrepareError
 
 # What pandas, and so RecBole's reader, takes for a missing value when it is a whole field.
 PANDAS_NA = frozenset(
