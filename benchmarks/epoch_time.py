@@ -57,9 +57,9 @@ from recbole_seedrec.model.seedrec.interest import InterestCache
 # comes from ``--batching``, ``--cross-entropy`` and ``--gelu``. ``recbole_class``: RecBole's own
 # class of that name (BERT4Rec's loss over every mask slot) in place of this package's.
 # ``stock``: RecBole's training path (padded random batches, PyTorch's cross-entropy, RecBole's
-# gelu) against this package's. ``full_last_layer``: a SeeDRec SASRec encoder runs its whole last
-# layer, as SASRec does (``read_out_only_last_layer: False``), so that the pair's ratio is the
-# prompts' own cost.
+# gelu) against this package's. ``full_last_layer``: the encoder runs its whole last layer
+# (``read_out_only_last_layer: False``); both models of a pair run the same last layer, so that
+# the pair's ratio is the prompts' own cost.
 PAIRS = {
     "sasrec": ("SASRec", "SeeDRecSASRec"),
     "gru4rec": ("GRU4Rec", "SeeDRecGRU4Rec"),
@@ -73,7 +73,8 @@ PAIRS = {
     "seedrec-batching": ("SeeDRecSASRec[random]", "SeeDRecSASRec[length_grouped]"),
     "diffurec-batching": ("DiffuRec[random]", "DiffuRec[length_grouped]"),
     "bert4rec-loss": ("BERT4Rec[recbole_class]", "BERT4Rec"),
-    "sasrec-full-last-layer": ("SASRec", "SeeDRecSASRec[full_last_layer]"),
+    "sasrec-full-last-layer": ("SASRec[full_last_layer]", "SeeDRecSASRec[full_last_layer]"),
+    "read-out-only": ("SASRec[full_last_layer]", "SASRec"),
 }
 BATCHING_LABELS = ("auto", "length_grouped", "random")
 # Label word -> (config option, value), and the command-line option giving the default.

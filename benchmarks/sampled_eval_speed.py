@@ -8,8 +8,10 @@ With ``--dataset`` another converted data set is read from ``--data-path``, with
 its first ``--users`` users (their interactions only; every item is still ranked), because
 RecBole's stock path on a whole large data set takes hours.
 
-Both trainers evaluate the same (untrained) reduced SASRec on the same dataloader; numpy is
-reseeded before each pass, so both see the same negatives and must report the same metrics.
+Both trainers evaluate the same (untrained) reduced SASRec weights: RecBole's class on RecBole's
+path, this package's (its last layer run for the read-out position alone) on this package's.
+numpy is reseeded before each pass, so both see the same negatives and must report the same
+metrics.
 The stock trainer reads RecBole's ``NegSampleEvalDataLoader`` (1 + N copies of each row); ours
 reads ``CandidateEvalDataLoader`` (each row once, candidates beside it, same sampler calls).
 ``evaluate`` is the whole ``Trainer.evaluate``; ``scoring`` the part spent in
@@ -34,6 +36,8 @@ from recbole.utils import init_seed
 import recbole_seedrec  # noqa: F401  (runtime shims)
 from recbole_seedrec.config import Config
 from recbole_seedrec.data.candidates import data_preparation
+from recbole_seedrec.registry import get_model
+from recbole_seedrec.speedups.read_out_only import use_read_out_only_last_layer
 from recbole_seedrec.trainer import CandidateScoringMixin
 
 REDUCED_SASREC = {
@@ -99,8 +103,9 @@ def first_users(dataset, data_path, users, workdir):
 
 
 def build(mode, eval_batch_size, dataset="ml-100k", data_path=None):
-    """One model; RecBole's loader for the stock trainer, ours for the fast one (same data,
-    same sampler calls, so the same negatives once numpy is reseeded)."""
+    """One set of weights in two models, and two loaders: RecBole's SASRec and loader for the
+    stock trainer, this package's for the fast one (same data, same sampler calls, so the same
+    negatives once numpy is reseeded)."""
     eval_args = {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": mode}
     settings = {**REDUCED_SASREC, "eval_args": eval_args, "eval_batch_size": eval_batch_size}
     config_files = []
@@ -118,8 +123,11 @@ def build(mode, eval_batch_size, dataset="ml-100k", data_path=None):
     train, stock_valid, _ = recbole_data_preparation(config, create_dataset(config))
     _, fast_valid, _ = data_preparation(config, create_dataset(config))
     init_seed(config["seed"], config["reproducibility"])
-    model = SASRec(config, train._dataset).to(config["device"])
-    return config, model, {"stock": stock_valid, "mixin": fast_valid}
+    stock = SASRec(config, train._dataset).to(config["device"])
+    ours = get_model("SASRec")(config, train._dataset).to(config["device"])
+    ours.load_state_dict(stock.state_dict())
+    use_read_out_only_last_layer(ours)
+    return config, {"stock": stock, "mixin": ours}, {"stock": stock_valid, "mixin": fast_valid}
 
 
 def time_loader(loader):
@@ -141,14 +149,15 @@ def time_evaluate(trainer_class, config, model, loader):
 
 
 def bench(mode, repeats, eval_batch_size, dataset="ml-100k", data_path=None):
-    config, model, loaders = build(mode, eval_batch_size, dataset, data_path)
+    config, models, loaders = build(mode, eval_batch_size, dataset, data_path)
     runs = {"stock": [], "mixin": []}
     metrics = {}
     loader_s = []
     for _ in range(repeats):  # interleaved, so load on a shared machine hits both alike
         loader_s.append(time_loader(loaders["stock"]))
         for name, trainer_class in (("stock", STOCK), ("mixin", MIXIN)):
-            wall, scoring, result = time_evaluate(trainer_class, config, model, loaders[name])
+            model, loader = models[name], loaders[name]
+            wall, scoring, result = time_evaluate(trainer_class, config, model, loader)
             runs[name].append((wall, scoring))
             metrics.setdefault(name, result)
             assert result == metrics[name], f"{name} metrics changed between repeats"

@@ -33,13 +33,19 @@ from recbole_seedrec.speedups.fused_cross_entropy import OPTION as FUSED_CE_OPTI
 from recbole_seedrec.speedups.fused_cross_entropy import use_fused_cross_entropy
 from recbole_seedrec.speedups.native_gelu import OPTION as NATIVE_GELU_OPTION
 from recbole_seedrec.speedups.native_gelu import use_native_gelu
+from recbole_seedrec.speedups.read_out_only import OPTION as READ_OUT_OPTION
+from recbole_seedrec.speedups.read_out_only import use_read_out_only_last_layer
 from recbole_seedrec.trainer import get_trainer
 from recbole_seedrec.trainer.checkpoints import resume_run
 from recbole_seedrec.trainer.subset_eval import evaluate_test, few_shot_fields
 from recbole_seedrec.trainer.warm_start import warm_start
 
 # Options switching this package's faster, equal computations on (unset) or off (False).
-SWITCH_OPTIONS = {FUSED_CE_OPTION: use_fused_cross_entropy, NATIVE_GELU_OPTION: use_native_gelu}
+SWITCH_OPTIONS = {
+    FUSED_CE_OPTION: use_fused_cross_entropy,
+    NATIVE_GELU_OPTION: use_native_gelu,
+    READ_OUT_OPTION: use_read_out_only_last_layer,
+}
 
 
 def prepare_data(config: Config, init_logging: Callable = init_logger) -> tuple:

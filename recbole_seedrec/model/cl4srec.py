@@ -12,6 +12,7 @@ from recbole.model.sequential_recommender.sasrec import SASRec
 from torch import nn
 
 from recbole_seedrec.errors import ConfigError
+from recbole_seedrec.speedups.read_out_only import ReadOutOnlyEncoderMixin
 
 AUGMENTATIONS = ("crop", "mask", "reorder")
 SIMILARITIES = ("dot", "cos")
@@ -107,7 +108,7 @@ def carry_gradient(loss, points):
     return carrier + (loss.detach() - carrier.detach())
 
 
-class CL4SRec(SASRec):
+class CL4SRec(ReadOutOnlyEncoderMixin, SASRec):
     """SASRec trained with next-item loss + ``cl_weight`` x InfoNCE between augmented views.
 
     The [mask] token is item row ``n_items`` of the embedding table: it can be read in a

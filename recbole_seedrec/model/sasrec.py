@@ -5,15 +5,18 @@
 SeeDRec alike; this lets SASRec and SeeDRecSASRec be compared under one loss. ``CE`` and
 ``BPR`` are RecBole's own code paths, unchanged. The model keeps RecBole's name, parameters and
 configuration (RecBole's ``SASRec.yaml``; ``bce_temperature`` defaults to 10), so ``--model
-SASRec`` runs this class and RecBole's checkpoints load into it.
+SASRec`` runs this class and RecBole's checkpoints load into it. Its last layer runs for the
+read-out position alone unless ``read_out_only_last_layer: False``
+(:mod:`recbole_seedrec.speedups.read_out_only`).
 """
 
 from recbole.model.sequential_recommender.sasrec import SASRec as RecBoleSASRec
 
 from recbole_seedrec.model.layers.next_item_loss import NextItemLossMixin
+from recbole_seedrec.speedups.read_out_only import ReadOutOnlyEncoderMixin
 
 
-class SASRec(NextItemLossMixin, RecBoleSASRec):
+class SASRec(NextItemLossMixin, ReadOutOnlyEncoderMixin, RecBoleSASRec):
     exact_under_trimming = True  # causal attention; padding after the items
 
     def calculate_loss(self, interaction):

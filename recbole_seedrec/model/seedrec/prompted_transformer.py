@@ -5,43 +5,21 @@ from torch import nn
 
 from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.model.seedrec.ipe import PROMPT_INJECTIONS
+from recbole_seedrec.speedups.read_out_only import ReadOutOnlyEncoderMixin, encode_to_rows
 
 PROMPT_PLACEMENTS = ("before_items", "after_items")
 
 
-def attend_from_rows(layer, hidden, rows, attention_mask):
-    """One RecBole ``TransformerLayer`` for the query at ``rows`` only (keys: every position).
-
-    Next-item training reads one position per row, so in the last layer the other positions'
-    queries, attention outputs and feed-forward passes are never used. Same weights, scaling,
-    mask, dropouts and residuals as ``MultiHeadAttention.forward``; returns ``[B, d]``.
-    """
-    attention = layer.multi_head_attention
-    batch = torch.arange(hidden.size(0), device=hidden.device)
-    heads, size = attention.num_attention_heads, attention.attention_head_size
-    query_input = hidden[batch, rows].unsqueeze(1)  # [B, 1, d]
-    query = attention.query(query_input).view(-1, 1, heads, size).transpose(1, 2)
-    key = attention.key(hidden).view(hidden.size(0), -1, heads, size).permute(0, 2, 3, 1)
-    value = attention.value(hidden).view(hidden.size(0), -1, heads, size).transpose(1, 2)
-    mask = attention_mask[batch, :, rows].unsqueeze(2)  # [B, 1, 1, L]: the query row's mask
-    scores = torch.matmul(query, key) / attention.sqrt_attention_head_size + mask
-    probs = attention.attn_dropout(attention.softmax(scores))
-    context = torch.matmul(probs, value).transpose(1, 2).reshape(-1, 1, heads * size)
-    output = attention.LayerNorm(attention.out_dropout(attention.dense(context)) + query_input)
-    return layer.feed_forward(output).squeeze(1)
-
-
-class PromptedTransformerMixin:
+class PromptedTransformerMixin(ReadOutOnlyEncoderMixin):
     """Mix in before :class:`SememeInterestMixin` on a backbone with SASRec's encoder.
 
-    With ``read_out_only_last_layer`` (default) the last layer runs for the read-out position
-    alone (:func:`attend_from_rows`): the same output, for less work than the backbone's full
-    last layer even with the k prompts added.
+    With ``read_out_only_last_layer`` (on by default at build time) the last layer runs for the
+    read-out position alone, as the backbones' own encoders do
+    (:mod:`recbole_seedrec.speedups.read_out_only`).
     """
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
-        self.read_out_only_last_layer = config["read_out_only_last_layer"] is not False
         self.prompt_placement = config["prompt_placement"] or "before_items"
         if self.prompt_placement not in PROMPT_PLACEMENTS:
             raise ConfigError(
@@ -89,13 +67,9 @@ class PromptedTransformerMixin:
             k = prompts.size(1)
             hidden = torch.cat([prompts + position_emb[:k], hidden[:, k:]], dim=1)
         mask = self.get_attention_mask(keys)
-        if not self.read_out_only_last_layer:
-            output = self.trm_encoder(hidden, mask, output_all_encoded_layers=True)[-1]
-            return self.gather_indexes(output, read_out)
-        *first_layers, last_layer = self.trm_encoder.layer
-        for layer in first_layers:
-            hidden = layer(hidden, mask)
-        return attend_from_rows(last_layer, hidden, read_out, mask)
+        return encode_to_rows(
+            self.trm_encoder, hidden, mask, read_out, self.read_out_only_last_layer
+        )
 
     def _with_prompts(self, item_seq, item_seq_len, prompts):
         """(embeddings, key ids for the mask, read-out position) of each row."""
