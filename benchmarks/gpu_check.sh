@@ -8,7 +8,8 @@
 # DATA_PATH holds amazon-home/ as converted by `recbole-seedrec prepare` (default
 # /tmp/seedrec-data); without it the run uses ml-100k. OUT_DIR (default $OUT, else gpu-check/)
 # receives device.txt, cuda-tests.txt, the run's log and timings.txt. EPOCHS (default 50) caps
-# the timed run. Not here yet: the 2-process distributed test (issue 32, not built).
+# the timed run. The cuda-marked tests include the distributed one on 1 GPU with nccl
+# (tests/test_distributed.py).
 set -euo pipefail
 data_path=${1:-/tmp/seedrec-data}
 out=${2:-${OUT:-gpu-check}}

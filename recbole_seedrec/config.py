@@ -12,6 +12,7 @@ from recbole_seedrec.data.unseen_negatives import CHOICES as NEGATIVES_CHOICES
 from recbole_seedrec.data.unseen_negatives import OPTION as NEGATIVES_OPTION
 from recbole_seedrec.data.unseen_negatives import TRAIN_CHOICES as TRAIN_NEGATIVES_CHOICES
 from recbole_seedrec.data.unseen_negatives import TRAIN_OPTION as TRAIN_NEGATIVES_OPTION
+from recbole_seedrec.distributed import check_gpu_ids, is_distributed, join_cpu_group, uses_cuda
 from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.model.seedrec.interest import INTEREST_SCOPES
 from recbole_seedrec.model.seedrec.ipe import IPE_INITS, PROMPT_INJECTIONS
@@ -28,6 +29,7 @@ from recbole_seedrec.protocol import changed_options, merged_eval_args, protocol
 from recbole_seedrec.registry import get_model, is_own_model, keeps_recbole_name
 from recbole_seedrec.speedups.fused_cross_entropy import OPTION as FUSED_CE_OPTION
 from recbole_seedrec.speedups.native_gelu import OPTION as NATIVE_GELU_OPTION
+from recbole_seedrec.speedups.read_out_only import OPTION as READ_OUT_OPTION
 from recbole_seedrec.traits import trait
 
 PROPERTIES = Path(__file__).parent / "properties"
@@ -213,6 +215,16 @@ class Config(RecBoleConfig):
         self._cmd_args = cmd_args
         super().__init__(model, dataset, config_file_list, config_dict)
 
+    def _init_device(self):
+        """RecBole's; a rank of a distributed run without a GPU joins its group with ``gloo``
+        on the CPU, where RecBole 1.2.1 requires ``nccl`` and CUDA (``distributed.py``)."""
+        if not is_distributed(self.final_config_dict):
+            return super()._init_device()
+        if not uses_cuda(self.final_config_dict):
+            return join_cpu_group(self.final_config_dict)
+        check_gpu_ids(self.final_config_dict)
+        return super()._init_device()
+
     def _load_config_files(self, file_list):
         for path in file_list or []:
             check_config_file(path)  # one line naming the file, not yaml's traceback
@@ -354,6 +366,9 @@ class Config(RecBoleConfig):
         )
         self._check_switch(
             NATIVE_GELU_OPTION, "PyTorch's one-op gelu", "RecBole's gelu, built from five ops"
+        )
+        self._check_switch(
+            READ_OUT_OPTION, "the last layer for the read-out row", "the whole last layer"
         )
 
     def _check_switch(self, option, when_on, when_off):

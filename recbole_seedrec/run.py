@@ -28,6 +28,8 @@ from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.few_shot import few_shot_users
 from recbole_seedrec.data.fingerprint import OPTION as FINGERPRINT_OPTION
 from recbole_seedrec.data.fingerprint import check_same_data, data_fingerprint
+from recbole_seedrec.distributed import group_line, group_settings
+from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.protocol import describe_protocol
 from recbole_seedrec.speedups.fused_cross_entropy import OPTION as FUSED_CE_OPTION
 from recbole_seedrec.speedups.fused_cross_entropy import use_fused_cross_entropy
@@ -39,6 +41,7 @@ from recbole_seedrec.trainer import get_trainer
 from recbole_seedrec.trainer.checkpoints import resume_run
 from recbole_seedrec.trainer.subset_eval import evaluate_test, few_shot_fields
 from recbole_seedrec.trainer.warm_start import warm_start
+from recbole_seedrec.traits import trait
 
 # Options switching this package's faster, equal computations on (unset) or off (False).
 SWITCH_OPTIONS = {
@@ -94,6 +97,8 @@ def build_model_and_trainer(config: Config, train_data) -> tuple:
         if config[option]:
             switch(model)
     getLogger().info(switches_line(config))
+    if not config["single_spec"]:
+        getLogger().info(group_line(config))
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     return model, trainer
 
@@ -192,8 +197,17 @@ def run_recbole_seedrec(
     config_dict: dict | None = None,
     saved: bool = True,
     cmd_args: list[str] | None = None,
+    nproc: int = 1,
+    world_size: int = -1,
+    ip: str = "localhost",
+    port: str = "5678",
+    group_offset: int = 0,
 ) -> dict:
     """Train on the training split, select on validation, report on test.
+
+    With ``nproc > 1`` or ``world_size > 0`` the run is distributed as RecBole's ``run_recbole``
+    distributes it (:mod:`recbole_seedrec.distributed`): ``nproc`` processes here, ``world_size``
+    in all, the group met at ``ip:port``, this machine's first rank ``group_offset``.
 
     Args:
         model: a model name or class (``None``: the config's ``model``).
@@ -203,13 +217,20 @@ def run_recbole_seedrec(
         saved: keep the best epoch's checkpoint (and evaluate test with it).
         cmd_args: ``--key=value`` overrides, above everything; ``None`` reads ``sys.argv`` as
             RecBole does.
+        nproc, world_size, ip, port, group_offset: RecBole's distributed options.
 
     Returns:
         dict: ``protocol`` (the evaluation protocol in one line), ``best_valid_score``,
         ``valid_score_bigger``, ``best_valid_result``, ``test_result``, ``model_file`` (the
         checkpoint for :func:`load_data_and_model`, None unless ``saved``), and
-        ``test_audit`` or the few-shot fields when those options are on.
+        ``test_audit`` or the few-shot fields when those options are on. A distributed run
+        returns rank 0's.
     """
+    if nproc > 1 or world_size > 0:
+        settings = group_settings(nproc, world_size, ip, port, group_offset)
+        return run_on_ranks(
+            model, dataset, config_file_list, config_dict, saved, cmd_args, settings
+        )
     config = Config(model, dataset, config_file_list, config_dict, cmd_args=cmd_args)
     run = build_run(config)
     if config["resume_checkpoint"]:
@@ -242,6 +263,34 @@ def run_recbole_seedrec(
     return result
 
 
+def run_on_ranks(model, dataset, config_file_list, config_dict, saved, cmd_args, settings):
+    """Start ``settings["nproc"]`` ranks of one run here, as RecBole's ``run_recbole`` does, and
+    return rank 0's result. The options are checked once, before any process starts."""
+    import torch.multiprocessing as mp
+
+    config = Config(model, dataset, config_file_list, config_dict, cmd_args=cmd_args)
+    if trait(config.model_class, "uses_s2idm"):
+        raise ConfigError(
+            "--nproc",
+            f"{config['model']} trains S2IDM first, which runs in one process only for now",
+            "Run it without --nproc and --world_size.",
+        )
+    queue = mp.get_context("spawn").SimpleQueue()
+    rank_options = {**(config_dict or {}), **settings}
+    args = (model, dataset, config_file_list, rank_options, saved, cmd_args, queue)
+    mp.spawn(_run_rank, args=args, nprocs=settings["nproc"], join=True)
+    return None if queue.empty() else queue.get()
+
+
+def _run_rank(local_rank, model, dataset, config_file_list, config_dict, saved, cmd_args, queue):
+    """One rank (``mp.spawn`` gives ``local_rank``); rank 0 hands its result back."""
+    config_dict = {**config_dict, "local_rank": local_rank}
+    result = run_recbole_seedrec(model, dataset, config_file_list, config_dict, saved, cmd_args)
+    torch.distributed.destroy_process_group()
+    if local_rank == 0:
+        queue.put(result)
+
+
 def _device_available_here(config):
     """A checkpoint written on a GPU machine still loads on a CPU-only one."""
     use_gpu = config["use_gpu"] and torch.cuda.is_available()
@@ -271,6 +320,7 @@ def load_data_and_model(
     checkpoint = load_checkpoint_file(model_file, map_location="cpu")  # one line if it is not
     config = checkpoint["config"]
     config["device"] = _device_available_here(config)
+    config["single_spec"], config["local_rank"] = True, 0  # one process, whatever wrote it
     for key, value in (config_updates or {}).items():
         if key == "data_path":  # the folder holding <dataset>/, as RecBole's option
             value = os.path.join(value, config["dataset"])

@@ -46,13 +46,34 @@ def main(argv=None):
         f"with its own --help: {', '.join(SUBCOMMANDS)}.",
     )
     add_model_arguments(parser)
+    add_distributed_arguments(parser)
     args, overrides = parse_with_overrides(parser, argv)
     try:
         config_files = split_config_files(args.config_files)
-        run_recbole_seedrec(args.model, args.dataset, config_files, cmd_args=overrides)
+        run_recbole_seedrec(
+            args.model,
+            args.dataset,
+            config_files,
+            cmd_args=overrides,
+            nproc=args.nproc,
+            world_size=args.world_size,
+            ip=args.ip,
+            port=args.port,
+            group_offset=args.group_offset,
+        )
     except USER_ERRORS as error:
         parser.exit(2, f"error: {error}\n")
     return None
+
+
+def add_distributed_arguments(parser):
+    """RecBole's ``run_recbole.py`` options for a run on several processes or machines."""
+    group = parser.add_argument_group("distributed (as RecBole's run_recbole.py)")
+    group.add_argument("--nproc", type=int, default=1, help="processes on this machine")
+    group.add_argument("--world_size", type=int, default=-1, help="processes in all (-1: nproc)")
+    group.add_argument("--ip", default="localhost", help="address of the machine with rank 0")
+    group.add_argument("--port", default="5678", help="port of rank 0")
+    group.add_argument("--group_offset", type=int, default=0, help="rank of this machine's first")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from recbole.data.dataloader import TrainDataLoader
 
+from recbole_seedrec.distributed import rank_and_size
 from recbole_seedrec.traits import trait
 
 __all__ = [
@@ -98,7 +99,9 @@ class LengthGroupedTrainDataLoader(TrainDataLoader):
     Each epoch: a random permutation (RecBole's seeded generator), a stable sort by length (so
     rows of one length stay in random order), cut into batches of ``train_batch_size`` rows,
     then the batches are shuffled. The number of batches is RecBole's. Sampled negatives,
-    transforms and the interaction fields are RecBole's; only list fields are trimmed.
+    transforms and the interaction fields are RecBole's; only list fields are trimmed. In a
+    distributed run every rank draws the one-process batches and takes every ``world_size``-th
+    row of each: a step sees the rows it would see in one process.
     """
 
     def __init__(self, config, dataset, sampler, shuffle=False):
@@ -117,10 +120,15 @@ class LengthGroupedTrainDataLoader(TrainDataLoader):
         else:
             order = torch.arange(self.sample_size)
         order = order[torch.argsort(self._row_lengths[order], stable=True)]
-        batches = list(torch.split(order, self.step))
+        rank, world_size = rank_and_size(self.config)
+        batches = list(torch.split(order, self.step * world_size))  # one process's batches
         if self.shuffle:
             shuffled = torch.randperm(len(batches), generator=self.generator)
             batches = [batches[i] for i in shuffled]
+        if world_size > 1:  # every rank drew the same batches (one seed): each takes its rows
+            batches = [
+                batch[rank::world_size] if len(batch) > rank else batch[:1] for batch in batches
+            ]
         return [batch.numpy() for batch in batches]
 
     def collate_fn(self, index):

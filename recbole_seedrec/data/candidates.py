@@ -21,6 +21,7 @@ from recbole_seedrec.data.batching import LengthGroupedTrainDataLoader, length_g
 from recbole_seedrec.data.unseen_negatives import OPTION as NEGATIVES_OPTION
 from recbole_seedrec.data.unseen_negatives import TRAIN_OPTION as TRAIN_NEGATIVES_OPTION
 from recbole_seedrec.data.unseen_negatives import TrainingSetNegatives, UnseenNegativeSampler
+from recbole_seedrec.distributed import as_one_process
 from recbole_seedrec.errors import ConfigError
 
 CANDIDATE_FIELD = "candidate_items"
@@ -120,6 +121,11 @@ def data_preparation(config, dataset, model_class=None):
         )
     if config[TRAIN_NEGATIVES_OPTION] == "unseen":
         loaders[0]._sampler = TrainingSetNegatives(loaders[0]._dataset, loaders[0]._sampler)
+    if not config["single_spec"]:  # rank 0 evaluates every user (recbole_seedrec.distributed)
+        with as_one_process(config):
+            for i in (1, 2):
+                loader = loaders[i]
+                loaders[i] = type(loader)(config, loader._dataset, loader._sampler, shuffle=False)
     if config["eval_type"] != EvaluatorType.RANKING:
         return tuple(loaders)
     warn_if_negatives_repeat(config, dataset)
@@ -127,7 +133,8 @@ def data_preparation(config, dataset, model_class=None):
     for i, phase in ((1, "valid"), (2, "test")):
         loader = loaders[i]
         if type(loader) is NegSampleEvalDataLoader and not loader.neg_sample_args.get("dynamic"):
-            loaders[i] = candidate_loader(config, dataset, loader, phase, unseen)
+            with as_one_process(config):
+                loaders[i] = candidate_loader(config, dataset, loader, phase, unseen)
         elif unseen:
             raise ConfigError(
                 f"{NEGATIVES_OPTION}: unseen needs sampled evaluation without dynamic "

@@ -1,0 +1,118 @@
+"""Training on several processes through RecBole's own mechanism, with or without GPUs.
+
+RecBole 1.2.1 starts ``nproc`` processes (``run_recbole(..., nproc=N)``), each one rank of a
+``torch.distributed`` group at ``ip:port``; ``world_size`` ranks in all, this machine's first
+being ``offset``. Its loaders shard each epoch with a ``DistributedSampler`` (each rank a
+``1/world_size`` share of every batch) and its trainer averages gradients with
+``DistributedDataParallel`` and metrics with ``_map_reduce``. It always uses the ``nccl``
+backend and one CUDA device per rank. Here a rank without a GPU (no CUDA, or ``gpu_id: ''``)
+joins with ``gloo`` on the CPU instead, so that the same run works on a laptop and in the tests.
+
+Evaluation is not sharded: RecBole's ``DistributedSampler`` repeats users to give every rank
+as many, and ``_map_reduce`` weights each rank's means by its batches, so its metrics differ
+from one process's. Rank 0 evaluates every user, as one process does, and sends the result
+to the other ranks, which need it to stop early at the same epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from recbole_seedrec.errors import ConfigError
+
+# The options RecBole's run_recbole passes to every rank, with its defaults.
+DEFAULTS = {"world_size": -1, "ip": "localhost", "port": "5678", "offset": 0}
+
+
+def is_distributed(config_dict) -> bool:
+    """Whether a config belongs to one rank of a group (RecBole sets ``local_rank`` then)."""
+    return "local_rank" in config_dict
+
+
+def uses_cuda(config_dict) -> bool:
+    """RecBole's own rule: CUDA when a GPU is visible and ``gpu_id`` is not empty."""
+    return torch.cuda.is_available() and str(config_dict.get("gpu_id", "0")) != ""
+
+
+def check_gpu_ids(config_dict) -> None:
+    """One GPU per process here: RecBole asserts it with a bare ``AssertionError``."""
+    gpu_id = config_dict["gpu_id"]
+    count = len(gpu_id) if isinstance(gpu_id, tuple) else len(str(gpu_id).split(","))
+    nproc = config_dict["nproc"]
+    if count < nproc:
+        ids = ",".join(str(i) for i in range(nproc))
+        raise ConfigError(
+            "--gpu_id",
+            f"names {count} GPU(s) for {nproc} processes (--nproc {nproc})",
+            f"Give one per process, e.g. --gpu_id={ids}, or --gpu_id='' for the CPU.",
+        )
+
+
+def join_cpu_group(config_dict) -> None:
+    """Join the group with ``gloo``, on the CPU, where RecBole would use ``nccl`` and CUDA.
+
+    Args:
+        config_dict: the rank's ``final_config_dict``; ``device`` and ``single_spec`` are set,
+            and ranks other than 0 log errors only, as RecBole quiets them.
+    """
+    config_dict["gpu_id"] = ""
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(
+            backend="gloo",
+            rank=config_dict["local_rank"] + config_dict["offset"],
+            world_size=config_dict["world_size"],
+            init_method=f"tcp://{config_dict['ip']}:{config_dict['port']}",
+        )
+    config_dict["device"] = torch.device("cpu")
+    config_dict["single_spec"] = False
+    if config_dict["local_rank"] != 0:
+        config_dict.update(state="error", show_progress=False, verbose=False)
+
+
+@contextlib.contextmanager
+def as_one_process(config):
+    """RecBole's one-process behaviour inside the block: loaders built there hold every row,
+    and evaluation there skips ``_map_reduce``."""
+    single_spec = config["single_spec"]
+    config["single_spec"] = True
+    try:
+        yield
+    finally:
+        config["single_spec"] = single_spec
+
+
+def rank_and_size(config) -> tuple[int, int]:
+    """``(global rank, world size)`` of this process; ``(0, 1)`` for a single process."""
+    if config["single_spec"]:
+        return 0, 1
+    return torch.distributed.get_rank(), torch.distributed.get_world_size()
+
+
+def group_line(config) -> str:
+    """The run's group in one line, for the log."""
+    rank, size = rank_and_size(config)
+    backend = torch.distributed.get_backend()
+    return f"distributed: rank {rank} of {size} ({backend}, {config['device']}); rank 0 evaluates"
+
+
+def group_settings(nproc, world_size=-1, ip="localhost", port="5678", group_offset=0) -> dict:
+    """The options every rank gets, as RecBole's ``run_recbole`` builds them.
+
+    Args:
+        nproc: processes started on this machine.
+        world_size: ranks in all machines (-1: ``nproc``).
+        ip, port: where rank 0 listens.
+        group_offset: the global rank of this machine's first process.
+
+    Returns:
+        dict: ``world_size``, ``ip``, ``port``, ``nproc`` and ``offset``.
+    """
+    return {
+        "world_size": nproc if world_size == -1 else world_size,
+        "ip": ip,
+        "port": str(port),
+        "nproc": nproc,
+        "offset": group_offset,
+    }

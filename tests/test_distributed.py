@@ -1,0 +1,149 @@
+"""A run on two processes (RecBole's ``nproc``, the ``gloo`` backend on the CPU) against the same
+run in one process, end to end through ``run_recbole_seedrec``.
+
+Why the two agree: DistributedDataParallel starts every rank from rank 0's weights (seeded as
+one process's); each rank draws the one-process length-grouped batches and takes every second
+row of each, so a step's two halves make the one-process batch, and the averaged gradient is
+its gradient; with dropout 0 and CE nothing else in training is random. Rank 0 evaluates every
+user, as one process does (the same sampled negatives: nothing drew from NumPy before).
+Tolerance: the averaged half-batch gradients equal the batch gradient up to float rounding;
+metrics are rounded to 4 places: 2e-4.
+"""
+
+import math
+import socket
+
+import pytest
+
+from recbole_seedrec.checkpoint_eval import evaluate_checkpoint
+from recbole_seedrec.cli.main import main
+from recbole_seedrec.data import batching
+from recbole_seedrec.data.candidates import data_preparation
+from recbole_seedrec.data.dataset import create_dataset
+from recbole_seedrec.distributed import check_gpu_ids
+from recbole_seedrec.errors import ConfigError
+from recbole_seedrec.quick_start import run_recbole_seedrec
+from tests.seedrec_data import (
+    SYNTHETIC,
+    default_histories,
+    default_sememes,
+    make_config,
+    write_atomic,
+)
+
+NAME = "distsyn"
+TOLERANCE = 2e-4
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return str(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def twelve_users(tmp_path_factory):
+    """The synthetic histories with a twelfth user (a copy of the eighth's)."""
+    histories = default_histories()
+    histories["u12"] = list(histories["u8"])
+    return write_atomic(tmp_path_factory.mktemp("data"), NAME, histories, default_sememes())
+
+
+def options(root, checkpoints, mode="full"):
+    return {
+        **SYNTHETIC,
+        "data_path": str(root),
+        "checkpoint_dir": str(checkpoints),
+        "epochs": 3,
+        "eval_step": 1,
+        "hidden_dropout_prob": 0.0,
+        "attn_dropout_prob": 0.0,
+        "eval_batch_size": 4096,
+        "train_batch_size": 16,
+        "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": mode},
+    }
+
+
+def same_figures(result, expected):
+    assert set(result) == set(expected)
+    for key, value in expected.items():
+        assert math.isclose(result[key], value, abs_tol=TOLERANCE), key
+
+
+@pytest.mark.parametrize("mode", ["full", "uni5"])
+def test_two_processes_match_one(twelve_users, tmp_path, mode):
+    one = run_recbole_seedrec(
+        "SASRec", NAME, config_dict=options(twelve_users, tmp_path / "one", mode), cmd_args=[]
+    )
+    two = run_recbole_seedrec(
+        "SASRec",
+        NAME,
+        config_dict=options(twelve_users, tmp_path / "two", mode),
+        cmd_args=[],
+        nproc=2,
+        port=free_port(),
+    )
+    assert two is not None and two["model_file"] != one["model_file"]
+    same_figures(two["best_valid_result"], one["best_valid_result"])
+    same_figures(two["test_result"], one["test_result"])
+    if mode == "full":  # rank 0's checkpoint, evaluated again in one process (no negatives)
+        same_figures(evaluate_checkpoint(two["model_file"])["test_result"], two["test_result"])
+
+
+def test_each_rank_takes_its_rows_of_the_one_process_batches(twelve_users, monkeypatch):
+    config = make_config(
+        "SASRec", twelve_users, NAME, train_batch_size=6, train_batching="length_grouped"
+    )
+    loader = data_preparation(config, create_dataset(config))[0]
+    assert isinstance(loader, batching.LengthGroupedTrainDataLoader)
+    loader.generator.manual_seed(config["seed"])  # every rank draws from one seed
+    one_process = loader._batches()
+    loader.step //= 2  # as RecBole cuts a rank's batches
+    shares = []
+    for rank in (0, 1):
+        monkeypatch.setattr(batching, "rank_and_size", lambda _, rank=rank: (rank, 2))
+        loader.generator.manual_seed(config["seed"])
+        shares.append(loader._batches())
+    assert len(shares[0]) == len(shares[1]) == len(one_process)
+    for whole, first, second in zip(one_process, *shares):
+        assert sorted([*first, *second]) == sorted(whole) and len(first) == len(second)
+
+
+def test_a_seedrec_model_is_refused_before_any_process_starts(twelve_users, tmp_path, capsys):
+    with pytest.raises(ConfigError, match="--nproc: SeeDRecSASRec trains S2IDM first"):
+        run_recbole_seedrec(
+            "SeeDRecSASRec",
+            NAME,
+            config_dict=options(twelve_users, tmp_path),
+            cmd_args=[],
+            nproc=2,
+        )
+    with pytest.raises(SystemExit) as stop:
+        main(["--model", "SeeDRec", "--dataset", NAME, "--nproc=2", f"--data_path={twelve_users}",
+              "--load_col={'inter': ['user_id', 'item_id', 'timestamp']}"])  # fmt: skip
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.startswith("error: --nproc: SeeDRecSASRec trains S2IDM")
+
+
+def test_fewer_gpu_ids_than_processes_is_one_line():
+    with pytest.raises(ConfigError, match="--gpu_id: names 1 GPU"):
+        check_gpu_ids({"gpu_id": "0", "nproc": 2})
+    check_gpu_ids({"gpu_id": (0, 1), "nproc": 2})  # RecBole's tuple form
+
+
+@pytest.mark.cuda
+def test_one_gpu_rank_with_nccl_matches_one_process(twelve_users, tmp_path):
+    """RecBole's own nccl path (one rank, world_size 1) against one process on the GPU."""
+    gpu = {"use_gpu": True, "gpu_id": "0"}
+    one = run_recbole_seedrec(
+        "SASRec", NAME, config_dict={**options(twelve_users, tmp_path / "one"), **gpu}, cmd_args=[]
+    )
+    rank = run_recbole_seedrec(
+        "SASRec",
+        NAME,
+        config_dict={**options(twelve_users, tmp_path / "rank"), **gpu},
+        cmd_args=[],
+        world_size=1,
+        port=free_port(),
+    )
+    same_figures(rank["test_result"], one["test_result"])
