@@ -17,12 +17,7 @@ import torch
 from recbole.utils import init_logger, init_seed, set_color
 
 from recbole_seedrec.compat import load_checkpoint_file
-from recbole_seedrec.config import (
-    Config,
-    check_eval_negatives,
-    check_few_shot,
-    init_from_path,
-)
+from recbole_seedrec.config import Config, check_eval_negatives, check_few_shot
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.few_shot import few_shot_users
@@ -31,6 +26,7 @@ from recbole_seedrec.data.fingerprint import check_same_data, data_fingerprint
 from recbole_seedrec.distributed import group_line, group_settings
 from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.protocol import describe_protocol
+from recbole_seedrec.release_options import init_from_path
 from recbole_seedrec.speedups.fused_cross_entropy import OPTION as FUSED_CE_OPTION
 from recbole_seedrec.speedups.fused_cross_entropy import use_fused_cross_entropy
 from recbole_seedrec.speedups.native_gelu import OPTION as NATIVE_GELU_OPTION

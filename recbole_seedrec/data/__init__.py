@@ -1,1 +1,3 @@
-"""Data tools: the atomic-file converter, the word-sememe pipeline and the item-sememe table."""
+"""Run-time data: the data set with its sememe fields, the word-sememe pipeline, training batches,
+evaluation loaders and negatives, few-shot users and data fingerprints (the offline converter:
+``prepare/``)."""
