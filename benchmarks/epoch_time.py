@@ -194,12 +194,12 @@ def build(label, pair, args, workdir):
     config = Config(model, args.dataset, config_dict=config_dict, cmd_args=[])
     init_seed(config["seed"], config["reproducibility"])
     start = time.perf_counter()
-    train_data, _, _ = data_preparation(config, create_dataset(config))
+    train_data, valid_data, _ = data_preparation(config, create_dataset(config))
     data_s = time.perf_counter() - start
     if recbole_class:  # the same build, switches included, with RecBole's class of that name
         config.model_class = recbole_get_model(model)
     model_obj, trainer = build_model_and_trainer(config, train_data)
-    return config, train_data, model_obj, trainer, data_s
+    return config, train_data, valid_data, model_obj, trainer, data_s
 
 
 def prepare_seedrec(model, trainer, train_data, sample_rows=0):
@@ -259,7 +259,7 @@ def bench_pair(pair, args, workdir):
     names = PAIRS[pair]
     built, one_off = {}, {}
     for name in names:
-        config, train_data, model, trainer, data_s = build(name, pair, args, workdir)
+        config, train_data, _, model, trainer, data_s = build(name, pair, args, workdir)
         if args.no_anomaly:  # building imported RecBole's models, which turn it on
             torch.autograd.set_detect_anomaly(False)
         built[name] = (config, train_data, model, trainer)
