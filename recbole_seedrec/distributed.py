@@ -17,6 +17,7 @@ to the other ranks, which need it to stop early at the same epoch.
 from __future__ import annotations
 
 import contextlib
+import socket
 
 import torch
 
@@ -108,11 +109,47 @@ def group_settings(nproc, world_size=-1, ip="localhost", port="5678", group_offs
 
     Returns:
         dict: ``world_size``, ``ip``, ``port``, ``nproc`` and ``offset``.
+
+    Raises:
+        ConfigError: a count or port that cannot work, or rank 0's port already taken here.
     """
+    world_size = nproc if world_size == -1 else world_size
+    if not isinstance(nproc, int) or nproc < 1:
+        raise ConfigError("--nproc", f"{nproc!r} is not a number of processes", "Give 1 or more.")
+    if not isinstance(world_size, int) or world_size < nproc:
+        raise ConfigError(
+            "--world_size",
+            f"{world_size!r} is fewer than this machine's {nproc} processes",
+            "Give the processes of all machines, or -1 for --nproc.",
+        )
+    if not isinstance(group_offset, int) or not 0 <= group_offset <= world_size - nproc:
+        raise ConfigError(
+            "--group_offset",
+            f"{group_offset!r} leaves no room for {nproc} ranks among {world_size}",
+            f"Give this machine's first rank, 0 to {world_size - nproc}.",
+        )
+    if not str(port).isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("--port", f"{port!r} is not a port", "Give a number, e.g. 5678.")
+    if group_offset == 0:  # rank 0 listens here: the port must be free
+        _check_port_free(ip, int(port))
     return {
-        "world_size": nproc if world_size == -1 else world_size,
+        "world_size": world_size,
         "ip": ip,
         "port": str(port),
         "nproc": nproc,
         "offset": group_offset,
     }
+
+
+def _check_port_free(ip, port):
+    """torch would fail in every rank with a traceback: say it once, before they start."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as torch's store binds
+        try:
+            probe.bind((ip, port))
+        except OSError as error:
+            raise ConfigError(
+                f"--ip {ip} --port {port}",
+                f"rank 0 cannot listen there ({error.strerror})",
+                "Give another --port, or this machine's own address as --ip.",
+            ) from None

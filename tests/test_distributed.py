@@ -20,7 +20,7 @@ from recbole_seedrec.cli.main import main
 from recbole_seedrec.data import batching
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
-from recbole_seedrec.distributed import check_gpu_ids
+from recbole_seedrec.distributed import check_gpu_ids, group_settings
 from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.quick_start import run_recbole_seedrec
 from tests.seedrec_data import (
@@ -117,12 +117,36 @@ def test_a_seedrec_model_is_refused_before_any_process_starts(twelve_users, tmp_
             config_dict=options(twelve_users, tmp_path),
             cmd_args=[],
             nproc=2,
+            port=free_port(),
         )
     with pytest.raises(SystemExit) as stop:
-        main(["--model", "SeeDRec", "--dataset", NAME, "--nproc=2", f"--data_path={twelve_users}",
+        main(["--model", "SeeDRec", "--dataset", NAME, "--nproc=2", f"--port={free_port()}",
+              f"--data_path={twelve_users}",
               "--load_col={'inter': ['user_id', 'item_id', 'timestamp']}"])  # fmt: skip
     assert stop.value.code == 2
     assert capsys.readouterr().err.startswith("error: --nproc: SeeDRecSASRec trains S2IDM")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"nproc": 2, "world_size": 1}, "--world_size: 1 is fewer than this machine's 2"),
+        ({"nproc": 2, "world_size": 4, "group_offset": 3}, "--group_offset: 3 leaves no room"),
+        ({"nproc": 2, "port": "http"}, "--port: 'http' is not a port"),
+    ],
+)
+def test_group_options_that_cannot_work_are_one_line(settings, message):
+    with pytest.raises(ConfigError, match=message):
+        group_settings(**settings)
+
+
+def test_a_taken_port_is_refused_before_any_process_starts():
+    with socket.socket() as taken:
+        taken.bind(("localhost", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        with pytest.raises(ConfigError, match=f"--ip localhost --port {port}: rank 0 cannot"):
+            group_settings(2, port=port)
 
 
 def test_fewer_gpu_ids_than_processes_is_one_line():
