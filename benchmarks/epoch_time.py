@@ -231,8 +231,7 @@ def prepare_seedrec(model, trainer, train_data, sample_rows=0):
     )
     values = raw.values.clone()
     values[:sample_rows] = sample.values
-    model._interest_cache = InterestCache(values)
-    return costs, model._interest_cache
+    return costs, model.use_interest_cache(InterestCache(values))
 
 
 def time_epoch(trainer, train_data, epoch, seed, max_batches):

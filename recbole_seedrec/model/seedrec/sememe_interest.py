@@ -202,8 +202,13 @@ class SememeInterestMixin(NextItemLossMixin):
             if not bool(self.s2idm_ready):
                 raise RuntimeError("S2IDM is not trained yet: SeeDRecTrainer trains it first.")
             raw_cache = raw_cache.map(self.generalise, self.s2idm_ready.device)
-        self._interest_cache = raw_cache
-        return raw_cache
+        return self.use_interest_cache(raw_cache)
+
+    def use_interest_cache(self, cache):
+        """Read every row's interest from ``cache`` (an ``InterestCache``) from now on, e.g. one
+        built elsewhere; returns it."""
+        self._interest_cache = cache
+        return cache
 
     def interest(self, interaction):
         """[B, interest_q] interest of each row: from the items before its target, never the
