@@ -23,9 +23,6 @@ import torch
 
 from recbole_seedrec.errors import ConfigError
 
-# The options RecBole's run_recbole passes to every rank, with its defaults.
-DEFAULTS = {"world_size": -1, "ip": "localhost", "port": "5678", "offset": 0}
-
 
 def is_distributed(config_dict) -> bool:
     """Whether a config belongs to one rank of a group (RecBole sets ``local_rank`` then)."""
@@ -98,7 +95,7 @@ def group_line(config) -> str:
     return f"distributed: rank {rank} of {size} ({backend}, {config['device']}); rank 0 evaluates"
 
 
-def group_settings(nproc, world_size=-1, ip="localhost", port="5678", group_offset=0) -> dict:
+def group_settings(nproc, world_size, ip, port, group_offset) -> dict:
     """The options every rank gets, as RecBole's ``run_recbole`` builds them.
 
     Args:

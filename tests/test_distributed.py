@@ -33,6 +33,8 @@ from tests.seedrec_data import (
 
 NAME = "distsyn"
 TOLERANCE = 2e-4
+# run_recbole_seedrec's defaults for the group options
+ONE_MACHINE = {"world_size": -1, "ip": "localhost", "port": "5678", "group_offset": 0}
 
 
 def free_port():
@@ -137,7 +139,7 @@ def test_a_seedrec_model_is_refused_before_any_process_starts(twelve_users, tmp_
 )
 def test_group_options_that_cannot_work_are_one_line(settings, message):
     with pytest.raises(ConfigError, match=message):
-        group_settings(**settings)
+        group_settings(**{**ONE_MACHINE, **settings})
 
 
 def test_a_taken_port_is_refused_before_any_process_starts():
@@ -146,7 +148,7 @@ def test_a_taken_port_is_refused_before_any_process_starts():
         taken.listen()
         port = str(taken.getsockname()[1])
         with pytest.raises(ConfigError, match=f"--ip localhost --port {port}: rank 0 cannot"):
-            group_settings(2, port=port)
+            group_settings(**{**ONE_MACHINE, "nproc": 2, "port": port})
 
 
 def test_fewer_gpu_ids_than_processes_is_one_line():

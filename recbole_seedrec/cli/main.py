@@ -14,16 +14,9 @@ from recbole_seedrec.cli.arguments import (
 )
 from recbole_seedrec.run import run_recbole_seedrec
 
-# sub-command -> the module under recbole_seedrec.cli whose main(argv, prog) runs it; imported
+# recbole-seedrec NAME ...: recbole_seedrec.cli.<NAME with _ for ->.main(argv, prog), imported
 # only when asked for (tune starts Ray, case-study needs matplotlib)
-SUBCOMMANDS = {
-    "tune": "tune",
-    "s2idm": "s2idm",
-    "evaluate": "evaluate",
-    "case-study": "case_study",
-    "prepare": "prepare",
-    "wordnet": "wordnet",
-}
+SUBCOMMANDS = ("tune", "s2idm", "evaluate", "case-study", "prepare", "wordnet")
 
 
 def main(argv=None):
@@ -37,7 +30,7 @@ def main(argv=None):
     """
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] and argv[0] in SUBCOMMANDS:
-        command = importlib.import_module(f"recbole_seedrec.cli.{SUBCOMMANDS[argv[0]]}")
+        command = importlib.import_module(f"recbole_seedrec.cli.{argv[0].replace('-', '_')}")
         return command.main(argv[1:], prog=f"recbole-seedrec {argv[0]}")
     parser = argparse.ArgumentParser(
         prog="recbole-seedrec",
@@ -50,31 +43,25 @@ def main(argv=None):
     args, overrides = parse_with_overrides(parser, argv)
     try:
         config_files = split_config_files(args.config_files)
-        run_recbole_seedrec(
-            args.model,
-            args.dataset,
-            config_files,
-            cmd_args=overrides,
-            nproc=args.nproc,
-            world_size=args.world_size,
-            ip=args.ip,
-            port=args.port,
-            group_offset=args.group_offset,
-        )
+        group = {k: getattr(args, k) for k in DISTRIBUTED_OPTIONS if getattr(args, k) is not None}
+        run_recbole_seedrec(args.model, args.dataset, config_files, cmd_args=overrides, **group)
     except USER_ERRORS as error:
         parser.exit(2, f"error: {error}\n")
     return None
 
 
 def add_distributed_arguments(parser):
-    """RecBole's ``run_recbole.py`` options for a run on several processes or machines."""
+    """RecBole's ``run_recbole.py`` options for a run on several processes or machines; left
+    out, ``run_recbole_seedrec``'s defaults apply (one process)."""
     group = parser.add_argument_group("distributed (as RecBole's run_recbole.py)")
-    group.add_argument("--nproc", type=int, default=1, help="processes on this machine")
-    group.add_argument("--world_size", type=int, default=-1, help="processes in all (-1: nproc)")
-    group.add_argument("--ip", default="localhost", help="address of the machine with rank 0")
-    group.add_argument("--port", default="5678", help="port of rank 0")
-    group.add_argument("--group_offset", type=int, default=0, help="rank of this machine's first")
+    group.add_argument("--nproc", type=int, help="processes on this machine (default 1)")
+    group.add_argument("--world_size", type=int, help="processes in all (default: nproc)")
+    group.add_argument("--ip", help="address of the machine with rank 0 (default localhost)")
+    group.add_argument("--port", help="port of rank 0 (default 5678)")
+    group.add_argument("--group_offset", type=int, help="rank of this machine's first (default 0)")
 
+
+DISTRIBUTED_OPTIONS = ("nproc", "world_size", "ip", "port", "group_offset")
 
 if __name__ == "__main__":
     sys.exit(main())

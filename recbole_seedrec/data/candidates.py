@@ -121,26 +121,33 @@ def data_preparation(config, dataset, model_class=None):
         )
     if config[TRAIN_NEGATIVES_OPTION] == "unseen":
         loaders[0]._sampler = TrainingSetNegatives(loaders[0]._dataset, loaders[0]._sampler)
-    if not config["single_spec"]:  # rank 0 evaluates every user (recbole_seedrec.distributed)
-        with as_one_process(config):
+    distributed = not config["single_spec"]
+    with as_one_process(config):  # in a distributed run rank 0 evaluates every user
+        if distributed:  # RecBole gave each rank a share of them
             for i in (1, 2):
                 loader = loaders[i]
                 loaders[i] = type(loader)(config, loader._dataset, loader._sampler, shuffle=False)
-    if config["eval_type"] != EvaluatorType.RANKING:
-        return tuple(loaders)
+        if config["eval_type"] == EvaluatorType.RANKING:
+            loaders[1:] = candidate_loaders(config, dataset, loaders[1:])
+    return tuple(loaders)
+
+
+def candidate_loaders(config, dataset, eval_loaders):
+    """The validation and test loaders, each sampled one as a :class:`CandidateEvalDataLoader`
+    (``eval_negatives: unseen`` needs one)."""
     warn_if_negatives_repeat(config, dataset)
     unseen = config[NEGATIVES_OPTION] == "unseen"
-    for i, phase in ((1, "valid"), (2, "test")):
+    loaders = list(eval_loaders)
+    for i, phase in enumerate(("valid", "test")):
         loader = loaders[i]
         if type(loader) is NegSampleEvalDataLoader and not loader.neg_sample_args.get("dynamic"):
-            with as_one_process(config):
-                loaders[i] = candidate_loader(config, dataset, loader, phase, unseen)
+            loaders[i] = candidate_loader(config, dataset, loader, phase, unseen)
         elif unseen:
             raise ConfigError(
                 f"{NEGATIVES_OPTION}: unseen needs sampled evaluation without dynamic "
                 f"negatives; the {phase} data uses {type(loader).__name__}."
             )
-    return tuple(loaders)
+    return loaders
 
 
 def warn_if_negatives_repeat(config, dataset):

@@ -43,28 +43,6 @@ def attend_from_rows(layer, hidden, rows, attention_mask):
     return layer.feed_forward(output).squeeze(1)
 
 
-def encode_to_rows(encoder, hidden, attention_mask, rows, read_out_only):
-    """RecBole's ``TransformerEncoder`` over ``hidden``, read at ``rows``: ``[B, d]``.
-
-    Args:
-        encoder: the model's ``trm_encoder``.
-        hidden: the input embeddings, ``[B, L, d]``.
-        attention_mask: RecBole's additive mask, ``[B, 1, L, L]``.
-        rows: the read-out position of each row, ``[B]``.
-        read_out_only: run the last layer for ``rows`` alone (:func:`attend_from_rows`).
-
-    Returns:
-        torch.Tensor: ``[B, d]``.
-    """
-    if not read_out_only:
-        output = encoder(hidden, attention_mask, output_all_encoded_layers=True)[-1]
-        return output[torch.arange(output.size(0), device=output.device), rows]
-    *first_layers, last_layer = encoder.layer
-    for layer in first_layers:
-        hidden = layer(hidden, attention_mask)
-    return attend_from_rows(last_layer, hidden, rows, attention_mask)
-
-
 class ReadOutOnlyEncoderMixin:
     """Mix in before RecBole's ``SASRec`` (or a model with its encoder): the shortcut, off until
     :func:`use_read_out_only_last_layer` switches it on at build time."""
@@ -78,8 +56,27 @@ class ReadOutOnlyEncoderMixin:
         positions = torch.arange(item_seq.size(1), device=item_seq.device)
         emb = self.item_embedding(item_seq) + self.position_embedding(positions)
         hidden = self.dropout(self.LayerNorm(emb))
-        mask = self.get_attention_mask(item_seq)
-        return encode_to_rows(self.trm_encoder, hidden, mask, item_seq_len - 1, True)
+        return self.encode_to_rows(hidden, self.get_attention_mask(item_seq), item_seq_len - 1)
+
+    def encode_to_rows(self, hidden, attention_mask, rows):
+        """The model's ``trm_encoder`` over ``hidden``, read at ``rows``.
+
+        Args:
+            hidden: the input embeddings, ``[B, L, d]``.
+            attention_mask: RecBole's additive mask, ``[B, 1, L, L]``.
+            rows: the read-out position of each row, ``[B]``.
+
+        Returns:
+            torch.Tensor: ``[B, d]``; with the switch off, RecBole's whole last layer read by
+            its ``gather_indexes``.
+        """
+        if not self.read_out_only_last_layer:
+            output = self.trm_encoder(hidden, attention_mask, output_all_encoded_layers=True)[-1]
+            return self.gather_indexes(output, rows)
+        *first_layers, last_layer = self.trm_encoder.layer
+        for layer in first_layers:
+            hidden = layer(hidden, attention_mask)
+        return attend_from_rows(last_layer, hidden, rows, attention_mask)
 
 
 def use_read_out_only_last_layer(model):

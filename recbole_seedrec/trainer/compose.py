@@ -14,8 +14,9 @@ _COMPOSED = {}
 
 def complete_trainer(trainer_class, model_type):
     """``trainer_class`` with unique, atomic checkpoints, the optimiser options, the test
-    audit, distributed runs on CPUs and, for sequential models, sampled evaluation from one encoding per row. Trainers
-    outside RecBole's ``Trainer`` (decision trees) are returned as they are."""
+    audit, distributed runs on CPUs and, for sequential models, sampled evaluation from one
+    encoding per row. Trainers outside RecBole's ``Trainer`` (decision trees) are returned as
+    they are."""
     if not issubclass(trainer_class, Trainer):
         return trainer_class
     wanted = [DistributedMixin, TestAuditMixin, OptimizerOptionsMixin, SafeCheckpointMixin]

@@ -13,7 +13,7 @@ its best epoch.
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from recbole_seedrec.distributed import as_one_process
+from recbole_seedrec.distributed import as_one_process, rank_and_size
 
 
 class DistributedMixin:
@@ -36,7 +36,7 @@ class DistributedMixin:
         if self.config["single_spec"]:
             return super().evaluate(eval_data, load_best_model, *args, **kwargs)
         result = [None]
-        if torch.distributed.get_rank() == 0:
+        if rank_and_size(self.config)[0] == 0:
             with as_one_process(self.config):
                 result[0] = super().evaluate(eval_data, load_best_model, *args, **kwargs)
         torch.distributed.broadcast_object_list(result, src=0)

@@ -5,7 +5,7 @@ from torch import nn
 
 from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.model.seedrec.ipe import PROMPT_INJECTIONS
-from recbole_seedrec.speedups.read_out_only import ReadOutOnlyEncoderMixin, encode_to_rows
+from recbole_seedrec.speedups.read_out_only import ReadOutOnlyEncoderMixin
 
 PROMPT_PLACEMENTS = ("before_items", "after_items")
 
@@ -67,9 +67,7 @@ class PromptedTransformerMixin(ReadOutOnlyEncoderMixin):
             k = prompts.size(1)
             hidden = torch.cat([prompts + position_emb[:k], hidden[:, k:]], dim=1)
         mask = self.get_attention_mask(keys)
-        return encode_to_rows(
-            self.trm_encoder, hidden, mask, read_out, self.read_out_only_last_layer
-        )
+        return self.encode_to_rows(hidden, mask, read_out)
 
     def _with_prompts(self, item_seq, item_seq_len, prompts):
         """(embeddings, key ids for the mask, read-out position) of each row."""
