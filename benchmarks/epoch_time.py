@@ -49,7 +49,6 @@ from recbole_seedrec import build_model_and_trainer
 from recbole_seedrec.config import Config
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
-from recbole_seedrec.model.seedrec.interest import InterestCache
 
 # Each entry: (baseline, candidate). ``Model[a,b,c]`` sets that run's ``train_batching`` (auto,
 # length_grouped, random), its cross-entropy (fused_ce, pytorch_ce: ``fused_cross_entropy``) and
@@ -205,33 +204,23 @@ def build(label, pair, args, workdir):
 def prepare_seedrec(model, trainer, train_data, sample_rows=0):
     """SeeDRec's one-off stages, as SeeDRecTrainer.fit runs them, each timed apart."""
     costs = {}
-    start = time.perf_counter()
-    raw = model.raw_interest_cache()
-    costs["raw prefix vectors"] = time.perf_counter() - start
     if model.uses_s2idm:
         start = time.perf_counter()
-        trainer.train_s2idm(raw, train_data, verbose=False, saved=False)
+        trainer.train_s2idm(train_data, verbose=False, saved=False)
         _sync()
         costs[f"S2IDM stage ({int(model.s2idm_epoch)} ep)"] = time.perf_counter() - start
-    rows = len(raw.values)
-    if not sample_rows or sample_rows >= rows or not model.uses_s2idm:
-        start = time.perf_counter()
-        cache = model.build_interest_cache(raw)
-        _sync()
-        costs["interest cache build"] = time.perf_counter() - start
-        return costs, cache
-    # S2IDM's reverse process costs the same per row: time it on the first rows, extrapolate,
-    # and train on a cache of the same shape and dtype (generalised rows, then raw ones).
+    rows = int(model.histories.offsets[-1])
+    sample_rows = sample_rows if model.uses_s2idm and 0 < sample_rows < rows else rows
+    # S2IDM's reverse process costs the same per row: on a sample, time the first rows,
+    # extrapolate, and train on a cache of the full shape and dtype (the other rows zero).
     start = time.perf_counter()
-    sample = InterestCache(raw.values[:sample_rows]).map(model.generalise, model.s2idm_ready.device)
+    cache = model.build_interest_cache(limit=sample_rows)
     _sync()
-    elapsed = time.perf_counter() - start
-    costs[f"interest cache build (est. from {sample_rows:,} of {rows:,} rows)"] = (
-        elapsed * rows / sample_rows
-    )
-    values = raw.values.clone()
-    values[:sample_rows] = sample.values
-    return costs, model.use_interest_cache(InterestCache(values))
+    name = "interest cache build"
+    if sample_rows < rows:
+        name += f" (est. from {sample_rows:,} of {rows:,} rows)"
+    costs[name] = (time.perf_counter() - start) * rows / sample_rows
+    return costs, cache
 
 
 def time_epoch(trainer, train_data, epoch, seed, max_batches):

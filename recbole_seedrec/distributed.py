@@ -12,11 +12,17 @@ Evaluation is not sharded: RecBole's ``DistributedSampler`` repeats users to giv
 as many, and ``_map_reduce`` weights each rank's means by its batches, so its metrics differ
 from one process's. Rank 0 evaluates every user, as one process does, and sends the result
 to the other ranks, which need it to stop early at the same epoch.
+
+A SeeDRec model trains S2IDM on rank 0 alone (one small network on one vector per user) and
+sends its weights to the other ranks (``broadcast_state``); ``DistributedDataParallel`` leaves
+the frozen S2IDM out (``ignore_in_ddp``). Each machine builds the interest cache once, in its
+local rank 0, and its ranks map that one copy (``shared_across_local_ranks``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 
 import torch
@@ -150,3 +156,59 @@ def _check_port_free(ip, port):
                 f"rank 0 cannot listen there ({error.strerror})",
                 "Give another --port, or this machine's own address as --ip.",
             ) from None
+
+
+def ignore_in_ddp(model, prefix) -> None:
+    """Leave ``model``'s parameters and buffers under ``prefix`` out of
+    ``DistributedDataParallel`` (call before wrapping): a frozen part, kept equal otherwise.
+    """
+    names = [name for name, _ in model.named_parameters() if name.startswith(prefix)]
+    names += [name for name, _ in model.named_buffers() if name.startswith(prefix)]
+    torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+        model, names
+    )
+
+
+def broadcast_state(module, config) -> None:
+    """Every rank's ``module`` takes rank 0's parameters and buffers (in place); nothing in a
+    single process."""
+    if config["single_spec"]:
+        return
+    for tensor in module.state_dict().values():
+        torch.distributed.broadcast(tensor, src=0)
+
+
+def shared_across_local_ranks(config, build, path):
+    """One tensor per machine for all its ranks: local rank 0 runs ``build()`` and writes the
+    result to ``path``, then every local rank maps that file (``MAP_SHARED``: one copy in
+    memory, however many ranks). ``build()`` itself in a single process.
+
+    Args:
+        config: the rank's config (``single_spec``, ``local_rank``).
+        build: makes the tensor; called by each machine's local rank 0 only.
+        path: a file every rank of the machine can reach, removed once all have mapped it.
+
+    Returns:
+        The tensor, the same on every rank.
+    """
+    if config["single_spec"]:
+        return build()
+    header = [None]
+    if config["local_rank"] == 0:
+        values = build().contiguous()
+        partial = f"{path}.partial"
+        values.numpy().tofile(partial)
+        os.replace(partial, path)
+        header = [(tuple(values.shape), str(values.dtype).removeprefix("torch."))]
+        del values  # from here, this rank reads the mapped copy too
+    torch.distributed.broadcast_object_list(header, src=0)  # every machine's is the same
+    torch.distributed.barrier()  # every machine's file is written
+    shape, dtype = header[0]
+    numel = 1
+    for size in shape:
+        numel *= size
+    mapped = torch.from_file(path, shared=True, size=numel, dtype=getattr(torch, dtype))
+    torch.distributed.barrier()  # every rank has mapped it: the file's name can go
+    if config["local_rank"] == 0:
+        os.remove(path)
+    return mapped.view(shape)

@@ -90,6 +90,11 @@ _NUMBERS = [
     ("s2idm_time_emb_dim", Integral, 1, "the size of S2IDM's step embedding"),
 ]
 _PROBABILITIES = ("hidden_dropout_prob", "attn_dropout_prob", "s2idm_dropout", "dropout_prob")
+# Options with a fixed set of values: (option, values, what each means).
+_CHOICES = [
+    ("interest_cache", ("compact", "dense"),
+     "compact stores S2IDM's hidden codes in int8 where q is larger, dense the vectors"),
+]  # fmt: skip
 
 
 def check_option_values(final):
@@ -115,6 +120,14 @@ def check_option_values(final):
         ):
             raise ConfigError(
                 f"--{option}", f"{value!r} is not a probability in [0, 1)", "Give e.g. 0.2."
+            )
+    for option, values, meaning in _CHOICES:
+        value = final.get(option)
+        if value is not None and value not in values:
+            raise ConfigError(
+                f"--{option}",
+                f"{value!r} is not one of {', '.join(values)}",
+                f"Choose one: {meaning}.",
             )
     hidden, heads = final.get("hidden_size"), final.get("n_heads")
     if isinstance(hidden, int) and isinstance(heads, int) and heads and hidden % heads:

@@ -24,7 +24,6 @@ from recbole_seedrec.data.few_shot import few_shot_users
 from recbole_seedrec.data.fingerprint import OPTION as FINGERPRINT_OPTION
 from recbole_seedrec.data.fingerprint import check_same_data, data_fingerprint
 from recbole_seedrec.distributed import group_line, group_settings
-from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.protocol import describe_protocol
 from recbole_seedrec.release_options import init_from_path
 from recbole_seedrec.speedups.fused_cross_entropy import OPTION as FUSED_CE_OPTION
@@ -37,7 +36,6 @@ from recbole_seedrec.trainer import get_trainer
 from recbole_seedrec.trainer.checkpoints import resume_run
 from recbole_seedrec.trainer.subset_eval import evaluate_test, few_shot_fields
 from recbole_seedrec.trainer.warm_start import warm_start
-from recbole_seedrec.traits import trait
 
 # Options switching this package's faster, equal computations on (unset) or off (False).
 SWITCH_OPTIONS = {
@@ -264,13 +262,7 @@ def run_on_ranks(model, dataset, config_file_list, config_dict, saved, cmd_args,
     return rank 0's result. The options are checked once, before any process starts."""
     import torch.multiprocessing as mp
 
-    config = Config(model, dataset, config_file_list, config_dict, cmd_args=cmd_args)
-    if trait(config.model_class, "uses_s2idm"):
-        raise ConfigError(
-            "--nproc",
-            f"{config['model']} trains S2IDM first, which runs in one process only for now",
-            "Run it without --nproc and --world_size.",
-        )
+    Config(model, dataset, config_file_list, config_dict, cmd_args=cmd_args)
     queue = mp.get_context("spawn").SimpleQueue()
     rank_options = {**(config_dict or {}), **settings}
     args = (model, dataset, config_file_list, rank_options, saved, cmd_args, queue)

@@ -14,13 +14,19 @@ import math
 import socket
 
 import pytest
+import torch
+import torch.multiprocessing as mp
 
 from recbole_seedrec.checkpoint_eval import evaluate_checkpoint
-from recbole_seedrec.cli.main import main
 from recbole_seedrec.data import batching
 from recbole_seedrec.data.candidates import data_preparation
 from recbole_seedrec.data.dataset import create_dataset
-from recbole_seedrec.distributed import check_gpu_ids, group_settings
+from recbole_seedrec.distributed import (
+    broadcast_state,
+    check_gpu_ids,
+    group_settings,
+    shared_across_local_ranks,
+)
 from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.quick_start import run_recbole_seedrec
 from tests.seedrec_data import (
@@ -111,22 +117,66 @@ def test_each_rank_takes_its_rows_of_the_one_process_batches(twelve_users, monke
         assert sorted([*first, *second]) == sorted(whole) and len(first) == len(second)
 
 
-def test_a_seedrec_model_is_refused_before_any_process_starts(twelve_users, tmp_path, capsys):
-    with pytest.raises(ConfigError, match="--nproc: SeeDRecSASRec trains S2IDM first"):
-        run_recbole_seedrec(
-            "SeeDRecSASRec",
-            NAME,
-            config_dict=options(twelve_users, tmp_path),
-            cmd_args=[],
-            nproc=2,
-            port=free_port(),
-        )
-    with pytest.raises(SystemExit) as stop:
-        main(["--model", "SeeDRec", "--dataset", NAME, "--nproc=2", f"--port={free_port()}",
-              f"--data_path={twelve_users}",
-              "--load_col={'inter': ['user_id', 'item_id', 'timestamp']}"])  # fmt: skip
-    assert stop.value.code == 2
-    assert capsys.readouterr().err.startswith("error: --nproc: SeeDRecSASRec trains S2IDM")
+@pytest.mark.parametrize("interest_cache", ["compact", "dense"])
+def test_seedrec_on_two_processes_matches_one(twelve_users, tmp_path, interest_cache):
+    """S2IDM trained on rank 0 and sent to rank 1, the interest cache built once on this
+    machine and mapped by both ranks, sampled evaluation (uni5) on rank 0."""
+    settings = {**options(twelve_users, tmp_path, "uni5"), "interest_cache": interest_cache}
+    settings["s2idm_hidden_dims"] = [4]  # narrower than the 18 sememes: compact holds codes
+    one = run_recbole_seedrec(
+        "SeeDRecSASRec", NAME, config_dict={**settings, "checkpoint_dir": str(tmp_path / "one")},
+        cmd_args=[],
+    )  # fmt: skip
+    two = run_recbole_seedrec(
+        "SeeDRecSASRec", NAME, config_dict={**settings, "checkpoint_dir": str(tmp_path / "two")},
+        cmd_args=[], nproc=2, port=free_port(),
+    )  # fmt: skip
+    assert two is not None
+    same_figures(two["best_valid_result"], one["best_valid_result"])
+    same_figures(two["test_result"], one["test_result"])
+    leftovers = [p.name for p in (tmp_path / "two").iterdir() if "interest-cache" in p.name]
+    assert leftovers == []  # the shared cache file is gone once every rank mapped it
+    s2idm = [
+        {k: v for k, v in torch.load(run["model_file"], weights_only=False)["state_dict"].items()
+         if k.startswith("s2idm.")}
+        for run in (one, two)
+    ]  # fmt: skip
+    assert s2idm[0] and s2idm[0].keys() == s2idm[1].keys()
+    for name, value in s2idm[0].items():  # rank 0 trained S2IDM as one process does
+        torch.testing.assert_close(s2idm[1][name], value, msg=name)
+
+
+def _rank_shares(local_rank, port, folder, queue):
+    """One of two ranks: rank-dependent weights and cache, then the sharing helpers."""
+    torch.distributed.init_process_group(
+        "gloo", rank=local_rank, world_size=2, init_method=f"tcp://localhost:{port}"
+    )
+    config = {"single_spec": False, "local_rank": local_rank}
+    torch.manual_seed(local_rank)
+    module = torch.nn.Linear(3, 2)
+    broadcast_state(module, config)
+    built = []
+
+    def build():
+        built.append(local_rank)
+        return torch.arange(12, dtype=torch.int8).view(3, 4) + local_rank
+
+    values = shared_across_local_ranks(config, build, str(folder / "cache"))
+    queue.put((local_rank, module.weight.tolist(), values.tolist(), built))  # no shared tensors
+    torch.distributed.destroy_process_group()
+
+
+def test_rank_zero_weights_and_one_cache_per_machine_reach_every_rank(tmp_path):
+    queue = mp.get_context("spawn").SimpleQueue()
+    mp.spawn(_rank_shares, args=(free_port(), tmp_path, queue), nprocs=2, join=True)
+    results = sorted(queue.get() for _ in range(2))
+    torch.manual_seed(0)
+    rank_zero = torch.nn.Linear(3, 2).weight.tolist()
+    assert all(weight == rank_zero for _, weight, _, _ in results)
+    expected = torch.arange(12, dtype=torch.int8).view(3, 4).tolist()
+    assert all(values == expected for _, _, values, _ in results)
+    assert [built for *_, built in results] == [[0], []]  # built by local rank 0 alone
+    assert list(tmp_path.iterdir()) == []  # its file removed once both had mapped it
 
 
 @pytest.mark.parametrize(

@@ -364,6 +364,6 @@ def test_cache_holds_every_prefix_once_in_float16(data, trained):
     assert rows == sum(len(history) for history in default_histories().values())
     assert cache.values.dtype == torch.float16
     assert cache.nbytes == rows * model.sememe_table.q * 2
-    raw = model.raw_interest_cache().values.float()
+    raw = model.prefix_vectors(torch.arange(rows))
     expected = model.generalise(raw).to(torch.float16)
     assert torch.equal(cache.values, expected)

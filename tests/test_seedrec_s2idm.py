@@ -83,7 +83,7 @@ def test_s2idm_learns_from_each_users_training_items_only(synthetic, data, tmp_p
     monkeypatch.setattr(
         s2idm_stage, "held_out_loss", lambda s, v, *a: seen.append(v) or held_out_loss(s, v, *a)
     )
-    trainer.train_s2idm(model.raw_interest_cache(), data["train"], verbose=False, saved=False)
+    trainer.train_s2idm(data["train"], verbose=False, saved=False)
     vectors = torch.cat([seen[0], seen[1]])  # held-out users, then the others
     feat, users, _ = split_rows(data, "train")
     lengths = training_lengths(users, feat[HISTORY_POSITION_FIELD].tolist())
@@ -134,7 +134,7 @@ def test_another_vocabulary_is_read_in_the_artifacts_vocabulary(tmp_path, traine
     assert report["shared_types"] == len(shared) and report["oov_types"] == len(RENAMED)
     assert aligned.interest_q == len(theirs) == aligned.prompt_encoder.first.in_features
 
-    raw = aligned.raw_interest_cache().values.float()
+    raw = aligned.prefix_vectors(torch.arange(int(aligned.histories.offsets[-1])))
     x = torch.zeros(len(raw), len(theirs))
     for token in shared:
         x[:, theirs.index(token)] = raw[:, ours.index(token)]

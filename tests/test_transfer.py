@@ -115,9 +115,7 @@ def test_standalone_command_trains_on_the_trainers_rows(synthetic, data, tmp_pat
     monkeypatch.setattr("recbole_seedrec.cli.s2idm.fit_s2idm", capture)
     config = make_config("SeeDRecSASRec", synthetic["root"], NAME, checkpoint_dir=str(tmp_path))
     model = build_model(config, data)
-    SeeDRecTrainer(config, model).train_s2idm(
-        model.raw_interest_cache(), data["train"], verbose=False, saved=False
-    )
+    SeeDRecTrainer(config, model).train_s2idm(data["train"], verbose=False, saved=False)
     train_s2idm_on([(NAME, [])], str(tmp_path / "a.pth"), overrides(synthetic["root"]), False)
     assert torch.equal(seen[0], seen[1])
 

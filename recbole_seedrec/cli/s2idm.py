@@ -24,7 +24,7 @@ from recbole_seedrec.config import Config, ConfigError
 from recbole_seedrec.data.dataset import create_dataset
 from recbole_seedrec.data.fingerprint import data_fingerprint
 from recbole_seedrec.errors import UserError, exit_with
-from recbole_seedrec.model.seedrec.interest import prefix_vectors_at
+from recbole_seedrec.model.seedrec.interest import stored_prefix_vectors
 from recbole_seedrec.model.seedrec.s2idm import S2IDM
 from recbole_seedrec.model.seedrec.s2idm_artifact import (
     map_columns,
@@ -119,8 +119,7 @@ def source_vectors(config):
     table = sememe_table_for(config, train)
     histories = train.user_histories
     rows = training_history_rows(histories, train, config["USER_ID_FIELD"])
-    vectors = prefix_vectors_at(histories, table, rows, **sememe_args(config))
-    return vectors.to(torch.float16).float(), table
+    return stored_prefix_vectors(histories, table, rows, **sememe_args(config)), table
 
 
 def check_shared_options(configs):

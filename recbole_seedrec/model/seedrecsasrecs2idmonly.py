@@ -15,4 +15,4 @@ class SeeDRecSASRecS2IDMOnly(SememeInterestMixin, SASRec):
 
     def encode(self, interaction):
         item_seq, item_seq_len = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
-        return self.fusion(self.forward(item_seq, item_seq_len), self.interest(interaction))
+        return self.fusion(self.forward(item_seq, item_seq_len), *self.stored_interest(interaction))

@@ -8,18 +8,22 @@ its best epoch.
 - Rank 0 evaluates every user, as one process does, and the other ranks take its result
   (:mod:`recbole_seedrec.distributed`): the same metrics as one process, and the same epoch
   to stop at on every rank.
+- A SeeDRec model's S2IDM stays out of ``DistributedDataParallel``: rank 0 trains it, the
+  others take its weights, and it is frozen from then on.
 """
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from recbole_seedrec.distributed import as_one_process, rank_and_size
+from recbole_seedrec.distributed import as_one_process, ignore_in_ddp, rank_and_size
 
 
 class DistributedMixin:
     """Mix in before RecBole's ``Trainer`` and :class:`SafeCheckpointMixin`."""
 
     def __init__(self, config, model):
+        if not config["single_spec"] and getattr(model, "s2idm", None) is not None:
+            ignore_in_ddp(model, "s2idm.")  # frozen after rank 0 trains it (SeeDRecTrainer)
         on_cpu = not config["single_spec"] and config["device"].type == "cpu"
         if not on_cpu:
             super().__init__(config, model)

@@ -61,7 +61,7 @@ def shared_s2idm(config, train_data, share_dir):
 def _train_s2idm_alone(config, train_data, path):
     config["s2idm_save_path"] = path  # the trainer writes it atomically (temp file + rename)
     try:
-        model, trainer = build_model_and_trainer(config, train_data)
-        trainer.train_s2idm(model.raw_interest_cache(), train_data, verbose=True, saved=False)
+        _, trainer = build_model_and_trainer(config, train_data)
+        trainer.train_s2idm(train_data, verbose=True, saved=False)
     finally:
         config["s2idm_save_path"] = None

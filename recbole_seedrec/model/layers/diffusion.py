@@ -199,12 +199,17 @@ class GaussianDiffusion(nn.Module):
             self.record_losses(t, loss)
         return (loss / weight.to(loss.dtype)).mean()
 
-    @torch.no_grad()
-    def generalise(self, denoiser, x0, steps=None):
-        """Deterministic reverse process started from the clean input itself (no noise)."""
+    def checked_steps(self, steps=None):
+        """``steps`` reverse steps (None: all T), checked."""
         steps = self.steps if steps is None else steps
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= self.steps:
             raise ValueError(f"steps must be an integer in [1, {self.steps}], got {steps!r}")
+        return steps
+
+    @torch.no_grad()
+    def generalise(self, denoiser, x0, steps=None):
+        """Deterministic reverse process started from the clean input itself (no noise)."""
+        steps = self.checked_steps(steps)
         x = x0
         for step in reversed(range(steps)):
             t = torch.full((len(x),), step, dtype=torch.long, device=x.device)

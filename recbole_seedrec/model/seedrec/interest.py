@@ -12,6 +12,7 @@ pass over the data.
 """
 
 import torch
+from torch import nn
 
 NORMALIZATIONS = ("none", "sum", "max")
 # Which prefix conditions a row: its own (prefix, the paper's), or, as the SeeDRec release does,
@@ -85,45 +86,92 @@ def prefix_vectors_at(histories, table, rows, **sememe_args):
     return out
 
 
-class InterestCache:
-    """One interest vector per history row, computed once, stored as float16 on the CPU.
+def stored_prefix_vectors(histories, table, rows, **sememe_args):
+    """``prefix_vectors_at``, rounded to float16 as a cache of raw vectors stores them: what
+    S2IDM trains on, so that it sees the vectors it will later generalise."""
+    return prefix_vectors_at(histories, table, rows, **sememe_args).to(torch.float16).float()
 
-    Row ``r`` holds the (generalised) distribution for predicting history row ``r`` from the
-    rows before it. Memory: rows x q x 2 bytes (Home: 187,778 x 1,265 -> 475 MB).
+
+def linear_after(linear, x, readout=None):
+    """``linear(readout(x))``, with the two maps multiplied first: for a batch of more rows
+    than ``linear`` has outputs, cheaper than computing ``readout(x)`` (one column per sememe).
+    Gradients reach ``linear``; ``readout`` is S2IDM's, frozen."""
+    if readout is None:
+        return linear(x)
+    weight = linear.weight @ readout.weight
+    return nn.functional.linear(x, weight, linear.weight @ readout.bias + linear.bias)
+
+
+# Int8 codes: S2IDM's last hidden activation is a tanh, in [-1, 1].
+CODE_SCALE = 127.0
+
+
+class InterestCache:
+    """One interest per history row, computed once, stored on the CPU.
+
+    Row ``r`` is what predicts history row ``r`` from the rows before it. Two forms:
+
+    - ``readout`` is None: ``values`` [rows, q] float16 are the interest vectors themselves
+      (q sememes x 2 bytes a row; Home: 187,778 x 1,265 -> 453 MiB);
+    - else ``values`` [rows, hidden] int8 are S2IDM's last hidden activations ("codes", in
+      [-1, 1] at steps of 1/127), and the vectors are ``readout(codes)``, one frozen linear map
+      away (hidden bytes a row: 1,000 on every data set with S2IDM's default size).
     """
 
-    def __init__(self, values):
+    def __init__(self, values, readout=None):
         self.values = values
+        self.readout = readout
 
     @property
     def nbytes(self):
         return self.values.numel() * self.values.element_size()
 
     @classmethod
-    def raw(cls, histories, table, **sememe_args):
-        """The un-diffused prefix vectors of every history row."""
-        values = torch.zeros(int(histories.offsets[-1]), table.q, dtype=torch.float16)
+    def build(cls, histories, table, sememe_args, transform=None, device="cpu", readout=None,
+              batch_size=2048, limit=None):  # fmt: skip
+        """Every history row's ``transform(raw prefix vector)`` (the raw vector itself when
+        ``transform`` is None), one user chunk of raw vectors at a time: the raw vectors of all
+        rows are never held at once. ``readout``: ``transform`` gives codes (see the class).
+        ``limit``: the first ``limit`` rows only (the rest stay zero), to time a sample."""
+        values = None
         max_rows = max(1, 2**23 // max(table.q, 1))
         for start, end in user_chunks(histories, max_rows):
-            vectors = prefix_sememe_vectors(histories, table, start, end, **sememe_args)
-            values[start:end] = vectors.to(torch.float16)
-        return cls(values)
-
-    @torch.no_grad()
-    def map(self, transform, device, batch_size=2048):
-        """A new cache of ``transform(rows)``, run on ``device`` in batches: the one place
-        where S2IDM's reverse process runs, once per history row. The output may be wider
-        than the input: a transferred S2IDM answers in its own, larger vocabulary."""
-        values = None
-        for lo in range(0, len(self.values), batch_size):
-            batch = self.values[lo : lo + batch_size].to(device=device, dtype=torch.float32)
-            out = transform(batch).to("cpu", torch.float16)
-            if values is None:
-                values = torch.empty(len(self.values), out.shape[1], dtype=torch.float16)
-            values[lo : lo + batch_size] = out
+            if limit is not None:
+                if start >= limit:
+                    break
+                end = min(end, limit)
+            raw = prefix_sememe_vectors(histories, table, start, end, **sememe_args)
+            raw = raw.to(torch.float16)
+            for lo in range(0, len(raw), batch_size):
+                out = raw[lo : lo + batch_size]
+                if transform is not None:
+                    with torch.no_grad():
+                        out = transform(out.to(device=device, dtype=torch.float32)).cpu()
+                out = _stored(out, readout is not None)
+                if values is None:
+                    values = torch.zeros(int(histories.offsets[-1]), out.shape[1], dtype=out.dtype)
+                values[start + lo : start + lo + len(out)] = out
         if values is None:  # no rows at all
-            values = torch.empty_like(self.values)
-        return InterestCache(values)
+            values = torch.empty(0, table.q, dtype=torch.float16)
+        return cls(values, readout)
 
     def lookup(self, rows, device):
-        return self.values[rows.cpu()].to(device=device, dtype=torch.float32, non_blocking=True)
+        """What is stored for ``rows`` (codes or vectors), as float32 on ``device``."""
+        values = self.values[rows.cpu()].to(device=device, non_blocking=True)
+        if self.readout is None:
+            return values.float()
+        return values.float() / CODE_SCALE
+
+    def vectors(self, rows, device):
+        """The interest vectors of ``rows`` [len(rows), q], float32 on ``device``."""
+        stored = self.lookup(rows, device)
+        if self.readout is None:
+            return stored
+        with torch.no_grad():
+            return self.readout(stored)
+
+
+def _stored(out, codes):
+    if codes:
+        return (out * CODE_SCALE).round_().clamp_(-CODE_SCALE, CODE_SCALE).to(torch.int8)
+    return out.to(torch.float16)

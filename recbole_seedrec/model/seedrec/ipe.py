@@ -3,6 +3,8 @@
 import torch
 from torch import nn
 
+from recbole_seedrec.model.seedrec.interest import linear_after
+
 # How the k generators' weights start. per_prompt: each generator's Linear(q, d) and
 # Linear(d, d) gets its own Xavier-normal draw, as k separate layers (and the release's
 # per-parameter xavier_normal_) would. joint: Xavier over the stacked tensors, as this package
@@ -42,6 +44,7 @@ class InterestPromptEncoder(nn.Module):
             for weight in self.second_weight:  # generator i's Linear(d, d) weight
                 nn.init.xavier_normal_(weight)
 
-    def forward(self, interest):
-        hidden = torch.tanh(self.first(interest)).view(-1, self.k, self.d)  # [B, k, d]
+    def forward(self, interest, readout=None):
+        """``interest``: [B, q], or S2IDM's codes with its ``readout`` (``stored_interest``)."""
+        hidden = torch.tanh(linear_after(self.first, interest, readout)).view(-1, self.k, self.d)
         return torch.einsum("bkd,kde->bke", hidden, self.second_weight) + self.second_bias

@@ -31,12 +31,34 @@ class MLPDenoiser(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, x_t, t):
+        return self.readout(self.hidden(x_t, t))
+
+    @property
+    def readout(self):
+        """The last layer: a linear map from the last hidden activation to the q sememes."""
+        return self.layers[-1]
+
+    def hidden(self, x_t, t):
+        """The last hidden activation, in [-1, 1] (tanh): all of the output but its readout."""
         emb = self.time_emb(timestep_embedding(t, self.time_emb_dim).to(x_t.dtype))
-        h = torch.cat([self.dropout(x_t), emb], dim=-1)
-        for i, layer in enumerate(self.layers):
-            h = layer(h)
-            if i < len(self.layers) - 1:
-                h = torch.tanh(h)
+        return self._hidden_layers(self.layers[0](torch.cat([self.dropout(x_t), emb], dim=-1)))
+
+    def hidden_from_projection(self, projected, t):
+        """``hidden(x_t, t)`` from ``projected = x_t @ W_x.T``, W_x the first layer's columns
+        that read x_t (eval mode: no dropout)."""
+        emb = self.time_emb(timestep_embedding(t, self.time_emb_dim).to(projected.dtype))
+        first = self.layers[0]
+        time_part = emb @ first.weight[:, -self.time_emb_dim :].T + first.bias
+        return self._hidden_layers(projected + time_part)
+
+    def input_weight(self):
+        """W_x: the first layer's weight on x_t, [first hidden size, q]."""
+        return self.layers[0].weight[:, : -self.time_emb_dim]
+
+    def _hidden_layers(self, h):
+        h = torch.tanh(h)
+        for layer in self.layers[1:-1]:
+            h = torch.tanh(layer(h))
         return h
 
 
@@ -100,3 +122,42 @@ class S2IDM(nn.Module):
             return self.diffusion.generalise(self.denoiser, x0, steps)
         finally:
             self.train(was_training)
+
+    @torch.no_grad()
+    def generalise_codes(self, x0, steps=None):
+        """``generalise``'s reverse process run in the denoiser's hidden space: returns the last
+        hidden activation ``a`` [B, hidden], with ``generalise(x0) == readout(a)`` up to float
+        rounding. Each reverse step mixes the readout and x_t linearly, and the next step reads
+        them through the first layer only, so ``W_x x_t`` follows them exactly:
+        ``W_x x_{t-1} = c1 (W_x W_out a_t + W_x b_out) + c2 W_x x_t``. A step then costs
+        hidden x hidden multiply-adds instead of 2 x q x hidden."""
+        self._check(x0)
+        was_training = self.training
+        self.eval()
+        try:
+            diffusion, denoiser = self.diffusion, self.denoiser
+            steps = diffusion.checked_steps(steps)
+            w_x = denoiser.input_weight()
+            back = w_x @ denoiser.readout.weight  # [first hidden, last hidden]
+            back_bias = w_x @ denoiser.readout.bias
+            projected = x0 @ w_x.T
+            for step in reversed(range(steps)):
+                t = torch.full((len(x0),), step, dtype=torch.long, device=x0.device)
+                codes = denoiser.hidden_from_projection(projected, t)
+                if step == 0:
+                    return codes
+                c1, c2 = diffusion.posterior_mean_coef1[step], diffusion.posterior_mean_coef2[step]
+                projected = c1 * (codes @ back.T + back_bias) + c2 * projected
+        finally:
+            self.train(was_training)
+
+    def codes_are_cheaper(self, steps=None):
+        """Whether ``generalise_codes`` (plus one readout) costs fewer multiply-adds than
+        ``generalise``, and its codes are narrower than g."""
+        steps = self.diffusion.checked_steps(steps)
+        sizes = [layer.weight.shape for layer in self.denoiser.layers]
+        first, last = sizes[0][0], sizes[-1][1]
+        middle = sum(rows * cols for rows, cols in sizes[1:-1])
+        direct = steps * (self.q * first + middle + last * self.q)
+        codes = self.q * first + steps * (first * last + middle) + last * self.q
+        return codes < direct and last < self.q

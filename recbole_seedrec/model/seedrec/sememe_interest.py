@@ -6,6 +6,7 @@ items. The interest that conditions a row is read from a cache keyed by (user, p
 target in the full history), holding the vector of the items strictly before the target.
 """
 
+from functools import partial
 from logging import getLogger
 
 import torch
@@ -16,7 +17,11 @@ from recbole_seedrec.data.fingerprint import data_fingerprint
 from recbole_seedrec.data.sememes import ItemSememeTable
 from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.model.layers.next_item_loss import NextItemLossMixin
-from recbole_seedrec.model.seedrec.interest import InterestCache
+from recbole_seedrec.model.seedrec.interest import (
+    InterestCache,
+    linear_after,
+    stored_prefix_vectors,
+)
 from recbole_seedrec.model.seedrec.ipe import InterestPromptEncoder
 from recbole_seedrec.model.seedrec.s2idm import S2IDM
 from recbole_seedrec.model.seedrec.s2idm_artifact import (
@@ -97,7 +102,7 @@ def sememe_table_for(config, dataset):
 
 
 def sememe_args(config):
-    """How an item's sememes are weighted into a user's vector (InterestCache.raw)."""
+    """How an item's sememes are weighted into a user's vector (prefix_sememe_vectors)."""
     return {
         "w_min": config["sememe_w_min"],
         "w_max": config["sememe_w_max"],
@@ -140,6 +145,7 @@ class SememeInterestMixin(NextItemLossMixin):
         self.sememe_args = sememe_args(config)
         self.inference_steps = config["s2idm_inference_steps"]
         self.interest_scope = config["interest_scope"] or "prefix"
+        self.interest_cache_form = config["interest_cache"] or "compact"
         if self.interest_scope == "release":
             getLogger().warning(LEAK_WARNING)
         self.prompt_num = config["prompt_num"] if self.uses_prompts else 0
@@ -185,24 +191,61 @@ class SememeInterestMixin(NextItemLossMixin):
         return self.hidden_size
 
     # ----- interests -------------------------------------------------------------------------
-    def raw_interest_cache(self):
-        return InterestCache.raw(self.histories, self.sememe_table, **self.sememe_args)
+    def prefix_vectors(self, rows):
+        """The raw sememe vectors [len(rows), q] of some history rows, as the cache stores
+        them: S2IDM's training input."""
+        return stored_prefix_vectors(self.histories, self.sememe_table, rows, **self.sememe_args)
 
-    def generalise(self, raw):
+    def generalise(self, raw, codes=False):
         """S2IDM's reverse process on raw vectors [B, q] of ours: [B, q] in S2IDM's vocabulary
-        (ours unless a loaded S2IDM has another; OOV sememes of ours are dropped)."""
+        (ours unless a loaded S2IDM has another; OOV sememes of ours are dropped), or with
+        ``codes`` S2IDM's last hidden activation, one readout away from it."""
         x = raw.new_zeros(len(raw), self.s2idm.q)
         x.index_add_(1, self.s2idm_columns, raw[:, self.own_columns])
+        if codes:
+            return self.s2idm.generalise_codes(x, self.inference_steps)
         return self.s2idm.generalise(x, self.inference_steps)
 
-    def build_interest_cache(self, raw_cache=None):
-        """Compute every row's interest once (S2IDM's T passes happen here, never per batch)."""
-        raw_cache = raw_cache or self.raw_interest_cache()
-        if self.uses_s2idm:
-            if not bool(self.s2idm_ready):
-                raise RuntimeError("S2IDM is not trained yet: SeeDRecTrainer trains it first.")
-            raw_cache = raw_cache.map(self.generalise, self.s2idm_ready.device)
-        return self.use_interest_cache(raw_cache)
+    def interest_transform(self):
+        """(transform, readout) of the cache: what turns a raw prefix vector into what the cache
+        holds (None: it holds the raw vector), and the frozen map from that to the interest
+        (None: it holds the interest).
+
+        ``interest_cache: compact`` (default) holds S2IDM's last hidden activation in int8
+        where that is narrower and cheaper to compute than the vector (q larger than S2IDM's
+        hidden size), and runs the reverse process in that hidden space; ``dense`` holds the
+        vectors in float16 (the package's cache before 2026-12-06)."""
+        if not self.uses_s2idm:
+            return None, None
+        if self.interest_cache_form == "compact" and self.s2idm.codes_are_cheaper(
+            self.inference_steps
+        ):
+            return partial(self.generalise, codes=True), self.s2idm.denoiser.readout
+        return self.generalise, None
+
+    def build_interest_cache(self, limit=None, share=None):
+        """Compute every row's interest once (S2IDM's T passes happen here, never per batch).
+
+        Args:
+            limit: only the first rows (the rest zero), to time the build on a sample.
+            share: ``share(build)`` returns the cache's values, calling ``build()`` where they
+                are made (a distributed run: once per machine, mapped by its ranks).
+
+        Returns:
+            The ``InterestCache`` the model reads from now on.
+        """
+        if self.uses_s2idm and not bool(self.s2idm_ready):
+            raise RuntimeError("S2IDM is not trained yet: SeeDRecTrainer trains it first.")
+        transform, readout = self.interest_transform()
+
+        def build():
+            return InterestCache.build(
+                self.histories, self.sememe_table, self.sememe_args, transform,
+                self.s2idm_ready.device, readout, limit=limit,
+            ).values  # fmt: skip
+
+        values = share(build) if share is not None else build()
+        return self.use_interest_cache(InterestCache(values, readout))
 
     def use_interest_cache(self, cache):
         """Read every row's interest from ``cache`` (an ``InterestCache``) from now on, e.g. one
@@ -210,17 +253,30 @@ class SememeInterestMixin(NextItemLossMixin):
         self._interest_cache = cache
         return cache
 
-    def interest(self, interaction):
-        """[B, interest_q] interest of each row: from the items before its target, never the
-        target (interest_q: S2IDM's vocabulary, ours unless a loaded S2IDM has another)."""
+    def interest_rows(self, interaction):
+        """The history row whose interest conditions each row of ``interaction``: the items
+        before its target, never the target."""
         if self._interest_cache is None:
             self.build_interest_cache()
-        users = interaction[self.USER_ID]
+        users = interaction[self.USER_ID].cpu()
         positions = interaction[HISTORY_POSITION_FIELD].cpu()
         if self.interest_scope == "release":
-            positions = release_positions(self.histories, users.cpu(), positions)
-        rows = self.histories.rows(users.cpu(), positions)
-        return self._interest_cache.lookup(rows, users.device)
+            positions = release_positions(self.histories, users, positions)
+        return self.histories.rows(users, positions)
+
+    def interest(self, interaction):
+        """[B, interest_q] interest of each row (interest_q: S2IDM's vocabulary, ours unless a
+        loaded S2IDM has another)."""
+        rows = self.interest_rows(interaction)
+        return self._interest_cache.vectors(rows, interaction[self.USER_ID].device)
+
+    def stored_interest(self, interaction):
+        """(stored, readout): what the cache holds for each row, and the frozen map that makes
+        it the interest (None when it is the interest), for consumers that start with a linear
+        layer and fold the readout into it (``linear_after``)."""
+        rows = self.interest_rows(interaction)
+        cache = self._interest_cache
+        return cache.lookup(rows, interaction[self.USER_ID].device), cache.readout
 
     def train(self, mode=True):
         super().train(mode)
@@ -280,7 +336,7 @@ class SememeInterestMixin(NextItemLossMixin):
 
     # ----- prompts, encoding, losses -------------------------------------------------------
     def prompts(self, interaction):
-        return self.prompt_encoder(self.interest(interaction))
+        return self.prompt_encoder(*self.stored_interest(interaction))
 
     def encode(self, interaction):
         item_seq, item_seq_len = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
@@ -304,5 +360,7 @@ class InterestFusion(nn.Module):
         self.interest = nn.Sequential(nn.Linear(q, d), nn.Tanh())
         self.fuse = nn.Linear(2 * d, d)
 
-    def forward(self, seq_output, interest):
-        return seq_output + self.fuse(torch.cat([seq_output, self.interest(interest)], dim=-1))
+    def forward(self, seq_output, interest, readout=None):
+        """``interest``: [B, q], or codes with S2IDM's ``readout`` (``stored_interest``)."""
+        projected = torch.tanh(linear_after(self.interest[0], interest, readout))
+        return seq_output + self.fuse(torch.cat([seq_output, projected], dim=-1))

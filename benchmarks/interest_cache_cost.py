@@ -1,0 +1,105 @@
+"""The interest cache's costs in whole SeeDRec runs: this tree's cache against another tree's.
+
+Usage:
+    python benchmarks/interest_cache_cost.py --dataset amazon-beauty --data-path DIR \
+        --before-tree /tmp/before [--epochs 2] [--s2idm-epochs 2] [--seed 2020] [--threads 1] \
+        [--out results/interest-cache] [OPTION=VALUE ...]
+
+For each tree (``--before-tree``: a checkout of another commit, e.g. ``git worktree add
+/tmp/before 4d244fa``; then this one), one ``SeeDRecSASRec`` run of the package's entry point,
+in its own process, one after the other, with the data set's config
+(``benchmarks/configs/<dataset>.yaml``), the same seed, ``--epochs`` and ``--s2idm-epochs``. From
+each run: the cache's size and build time (its log line), the process's peak resident memory
+(``os.wait4``), its wall time, and the test metrics. Then the ratios this tree / before.
+Each run's record is a JSON file under ``--out`` (a rerun skips those done); the table goes to
+stdout.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+CACHE_LINE = re.compile(r"interest cache: ([\d,]+) prefixes x ([\d,]+) (.*?), ([\d.]+) MiB, built in ([\d.]+)s")  # fmt: skip
+TEST_LINE = re.compile(r"test result\W*: (\{.*\}|OrderedDict\(.*\))")
+
+
+def run_once(tree, args, extra):
+    """One run of ``tree``'s entry point; returns its figures."""
+    with tempfile.TemporaryDirectory() as work:
+        command = [
+            sys.executable, "-m", "recbole_seedrec", "--model", "SeeDRecSASRec",
+            "--dataset", args.dataset,
+            "--config_files", str(HERE / "benchmarks" / "configs" / f"{args.dataset}.yaml"),
+            f"--data_path={args.data_path}", f"--checkpoint_dir={work}/saved",
+            f"--epochs={args.epochs}", f"--s2idm_epochs={args.s2idm_epochs}",
+            f"--seed={args.seed}", "--show_progress=False", *extra,
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(args.threads)}
+        start = time.perf_counter()
+        with open(Path(work) / "out.log", "w") as log:
+            process = subprocess.Popen(command, cwd=work, env=env, stdout=log, stderr=log)
+            _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        text = (Path(work) / "out.log").read_text()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"error: {tree}: the run failed:\n{text[-3000:]}")
+    cache = CACHE_LINE.search(text)
+    test = TEST_LINE.search(text)
+    metrics = dict(re.findall(r"'?([\w@]+)'?[:,]\s*\(?([\d.]+)", test.group(1))) if test else {}
+    return {
+        "tree": str(tree),
+        "cache_rows": int(cache.group(1).replace(",", "")),
+        "cache_width": int(cache.group(2).replace(",", "")),
+        "cache_holds": cache.group(3),
+        "cache_mib": float(cache.group(4)),
+        "cache_build_s": float(cache.group(5)),
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "wall_s": wall,
+        "test": {k: float(v) for k, v in metrics.items()},
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--data-path", required=True)
+    parser.add_argument("--before-tree", required=True, type=Path)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--s2idm-epochs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "interest-cache")
+    args, extra = parser.parse_known_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    records = {}
+    for label, tree in (("before", args.before_tree), ("now", HERE)):
+        path = args.out / f"{args.dataset}-{label}-seed{args.seed}-ep{args.epochs}.json"
+        if path.exists():
+            records[label] = json.loads(path.read_text())
+            continue
+        records[label] = run_once(tree, args, extra)
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(records[label], indent=1))
+        os.replace(partial, path)
+    before, now = records["before"], records["now"]
+    print(f"{args.dataset}: SeeDRecSASRec, {args.epochs} epoch(s), S2IDM {args.s2idm_epochs} "
+          f"epoch(s), seed {args.seed}, {args.threads} thread(s)")  # fmt: skip
+    print("| figure | before | now | now / before |")
+    print("|---|---|---|---|")
+    for key in ("cache_mib", "cache_build_s", "peak_rss_mib", "wall_s"):
+        print(f"| {key} | {before[key]:,.1f} | {now[key]:,.1f} | {now[key] / before[key]:.3f} |")
+    print(f"| cache holds | {before['cache_width']:,} {before['cache_holds']} | "
+          f"{now['cache_width']:,} {now['cache_holds']} | |")  # fmt: skip
+    for name, value in before["test"].items():
+        print(f"| test {name} | {value:.4f} | {now['test'].get(name, float('nan')):.4f} | |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The compact interest cache: S2IDM's reverse pass in its hidden space, int8 codes, and the
+readout folded into the first linear layer that reads the interest."""
+
+import pytest
+import torch
+
+from recbole_seedrec.config import ConfigError
+from recbole_seedrec.model.seedrec.interest import CODE_SCALE, InterestCache, linear_after
+from recbole_seedrec.model.seedrec.s2idm import S2IDM
+from tests.seedrec_data import NAME, build_model, make_config, split_rows
+
+SMALL_S2IDM = {"s2idm_hidden_dims": [4]}  # narrower than the 18 sememes: codes are cheaper
+
+
+@pytest.mark.parametrize("hidden_dims", [[40], [30, 20]])
+@pytest.mark.parametrize("steps", [None, 1, 3])
+def test_codes_pass_gives_the_reverse_process_through_the_readout(hidden_dims, steps):
+    torch.manual_seed(0)
+    s2idm = S2IDM(q=60, hidden_dims=hidden_dims, steps=5)
+    x0 = torch.rand(32, 60) * (torch.rand(32, 60) < 0.2)
+    codes = s2idm.generalise_codes(x0, steps)
+    assert codes.shape == (32, hidden_dims[-1]) and bool((codes.abs() <= 1).all())
+    expected = s2idm.generalise(x0, steps)
+    torch.testing.assert_close(s2idm.denoiser.readout(codes), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_codes_pass_keeps_the_training_mode_and_checks_steps():
+    s2idm = S2IDM(q=10, hidden_dims=[4], steps=3).train()
+    s2idm.generalise_codes(torch.rand(2, 10))
+    assert s2idm.training
+    with pytest.raises(ValueError, match="steps must be an integer in"):
+        s2idm.generalise_codes(torch.rand(2, 10), 4)
+
+
+def test_codes_are_used_only_where_cheaper_and_narrower():
+    assert S2IDM(q=4821, hidden_dims=[1000]).codes_are_cheaper()  # Amazon Beauty
+    assert S2IDM(q=1265, hidden_dims=[1000]).codes_are_cheaper()  # Home
+    assert not S2IDM(q=19, hidden_dims=[1000]).codes_are_cheaper()  # ml-100k's genres
+    assert not S2IDM(q=900, hidden_dims=[1000]).codes_are_cheaper()
+
+
+def test_linear_after_folds_the_readout_and_trains_the_linear_only():
+    torch.manual_seed(0)
+    linear, readout = torch.nn.Linear(12, 5), torch.nn.Linear(4, 12).requires_grad_(False)
+    codes = torch.rand(7, 4) * 2 - 1
+    torch.testing.assert_close(linear_after(linear, codes, readout), linear(readout(codes)))
+    linear_after(linear, codes, readout).sum().backward()
+    assert linear.weight.grad is not None and readout.weight.grad is None
+    vectors = readout(codes)
+    assert torch.equal(linear_after(linear, vectors), linear(vectors))
+
+
+def ready(synthetic, data, form, model="SeeDRecSASRec"):
+    config = make_config(model, synthetic["root"], NAME, interest_cache=form, **SMALL_S2IDM)
+    built = build_model(config, data)
+    built.freeze_s2idm()
+    built.build_interest_cache()
+    return built.eval()
+
+
+@pytest.fixture(scope="module")
+def both(synthetic, data):
+    return ready(synthetic, data, "compact"), ready(synthetic, data, "dense")
+
+
+def test_compact_cache_stores_int8_codes_a_fraction_of_the_dense_one(both):
+    compact, dense = both
+    rows = int(compact.histories.offsets[-1])
+    assert compact._interest_cache.values.dtype == torch.int8
+    assert compact._interest_cache.nbytes == rows * 4
+    assert dense._interest_cache.values.dtype == torch.float16
+    assert dense._interest_cache.nbytes == rows * dense.sememe_table.q * 2
+    assert dense._interest_cache.readout is None
+
+
+def test_compact_cache_gives_the_dense_interests_prompts_and_scores(data, both):
+    compact, dense = both
+    # the same weights: the two models differ in the cache's form only
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(compact.state_dict().values(), dense.state_dict().values(), strict=True)
+    )
+    feat = split_rows(data, "test")[0]
+    with torch.no_grad():
+        # int8 codes: each within 1/254 of the activation, float16 vectors: 2^-11 relative
+        torch.testing.assert_close(compact.interest(feat), dense.interest(feat), atol=0.01, rtol=0)
+        torch.testing.assert_close(compact.prompts(feat), dense.prompts(feat), atol=0.01, rtol=0)
+        torch.testing.assert_close(
+            compact.full_sort_predict(feat), dense.full_sort_predict(feat), atol=0.01, rtol=0
+        )
+
+
+def test_compact_codes_are_the_rounded_reverse_pass(both):
+    compact, _ = both
+    rows = torch.arange(int(compact.histories.offsets[-1]))
+    codes = compact.generalise(compact.prefix_vectors(rows), codes=True)
+    expected = (codes * CODE_SCALE).round().clamp(-CODE_SCALE, CODE_SCALE).to(torch.int8)
+    assert (compact._interest_cache.values.int() - expected.int()).abs().max() <= 1
+
+
+def test_training_reaches_the_prompt_generators_not_s2idm(synthetic, data):
+    model = ready(synthetic, data, "compact").train()
+    model.calculate_loss(split_rows(data, "train")[0]).backward()
+    assert model.prompt_encoder.first.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.s2idm.parameters())
+
+
+def test_s2idm_only_ablation_reads_the_compact_cache(synthetic, data):
+    compact = ready(synthetic, data, "compact", "SeeDRecSASRecS2IDMOnly")
+    dense = ready(synthetic, data, "dense", "SeeDRecSASRecS2IDMOnly")
+    assert compact._interest_cache.readout is not None
+    feat = split_rows(data, "test")[0]
+    with torch.no_grad():
+        torch.testing.assert_close(
+            compact.full_sort_predict(feat), dense.full_sort_predict(feat), atol=0.01, rtol=0
+        )
+
+
+def test_build_limit_fills_the_first_rows_only(both):
+    compact, _ = both
+    cache = compact._interest_cache
+    limited = InterestCache.build(
+        compact.histories, compact.sememe_table, compact.sememe_args,
+        lambda raw: compact.generalise(raw, codes=True), readout=cache.readout, limit=10,
+    )  # fmt: skip
+    assert limited.values.shape == cache.values.shape
+    assert torch.equal(limited.values[:10], cache.values[:10])
+    assert not limited.values[10:].any()
+
+
+def test_unknown_cache_form_is_one_clear_error(synthetic):
+    with pytest.raises(
+        ConfigError, match="--interest_cache: 'sparse' is not one of compact, dense"
+    ):
+        make_config("SeeDRecSASRec", synthetic["root"], NAME, interest_cache="sparse")
