@@ -208,14 +208,16 @@ def test_fewer_gpu_ids_than_processes_is_one_line():
 
 
 @pytest.mark.cuda
-def test_one_gpu_rank_with_nccl_matches_one_process(twelve_users, tmp_path):
-    """RecBole's own nccl path (one rank, world_size 1) against one process on the GPU."""
+@pytest.mark.parametrize("model", ["SASRec", "SeeDRecSASRec"])
+def test_one_gpu_rank_with_nccl_matches_one_process(twelve_users, tmp_path, model):
+    """RecBole's own nccl path (one rank, world_size 1) against one process on the GPU; for
+    SeeDRec with S2IDM's broadcast and the machine's shared cache on that path."""
     gpu = {"use_gpu": True, "gpu_id": "0"}
     one = run_recbole_seedrec(
-        "SASRec", NAME, config_dict={**options(twelve_users, tmp_path / "one"), **gpu}, cmd_args=[]
+        model, NAME, config_dict={**options(twelve_users, tmp_path / "one"), **gpu}, cmd_args=[]
     )
     rank = run_recbole_seedrec(
-        "SASRec",
+        model,
         NAME,
         config_dict={**options(twelve_users, tmp_path / "rank"), **gpu},
         cmd_args=[],
