@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/interest_cache_cost.py --dataset amazon-beauty --data-path DIR \
         --before-tree /tmp/before [--epochs 2] [--s2idm-epochs 2] [--seed 2020] [--threads 1] \
-        [--out results/interest-cache] [OPTION=VALUE ...]
+        [--out results/interest-cache] [--label now] [--OPTION=VALUE ...]
 
 For each tree (``--before-tree``: a checkout of another commit, e.g. ``git worktree add
 /tmp/before 4d244fa``; then this one), one ``SeeDRecSASRec`` run of the package's entry point,
@@ -11,8 +11,8 @@ in its own process, one after the other, with the data set's config
 (``benchmarks/configs/<dataset>.yaml``), the same seed, ``--epochs`` and ``--s2idm-epochs``. From
 each run: the cache's size and build time (its log line), the process's peak resident memory
 (``os.wait4``), its wall time, and the test metrics. Then the ratios this tree / before.
-Each run's record is a JSON file under ``--out`` (a rerun skips those done); the table goes to
-stdout.
+Other ``--OPTION=VALUE`` go to this tree's run (name it with ``--label``). Each run's record is
+a JSON file under ``--out`` (a rerun skips those done); the table goes to stdout.
 """
 
 import argparse
@@ -76,19 +76,20 @@ def main():
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "interest-cache")
+    parser.add_argument("--label", default="now", help="this tree's run's name (other options)")
     args, extra = parser.parse_known_args()
     args.out.mkdir(parents=True, exist_ok=True)
     records = {}
-    for label, tree in (("before", args.before_tree), ("now", HERE)):
+    for label, tree in (("before", args.before_tree), (args.label, HERE)):
         path = args.out / f"{args.dataset}-{label}-seed{args.seed}-ep{args.epochs}.json"
         if path.exists():
             records[label] = json.loads(path.read_text())
             continue
-        records[label] = run_once(tree, args, extra)
+        records[label] = run_once(tree, args, extra if label != "before" else [])
         partial = path.with_suffix(".partial")
         partial.write_text(json.dumps(records[label], indent=1))
         os.replace(partial, path)
-    before, now = records["before"], records["now"]
+    before, now = records["before"], records[args.label]
     print(f"{args.dataset}: SeeDRecSASRec, {args.epochs} epoch(s), S2IDM {args.s2idm_epochs} "
           f"epoch(s), seed {args.seed}, {args.threads} thread(s)")  # fmt: skip
     print("| figure | before | now | now / before |")

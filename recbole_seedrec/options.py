@@ -94,6 +94,8 @@ _PROBABILITIES = ("hidden_dropout_prob", "attn_dropout_prob", "s2idm_dropout", "
 _CHOICES = [
     ("interest_cache", ("compact", "dense"),
      "compact stores S2IDM's hidden codes in int8 where q is larger, dense the vectors"),
+    ("interest_cache_dtype", ("float32", "bfloat16"),
+     "the precision S2IDM's reverse process runs in while the cache is built"),
 ]  # fmt: skip
 
 

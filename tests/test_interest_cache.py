@@ -50,8 +50,10 @@ def test_linear_after_folds_the_readout_and_trains_the_linear_only():
     assert torch.equal(linear_after(linear, vectors), linear(vectors))
 
 
-def ready(synthetic, data, form, model="SeeDRecSASRec"):
-    config = make_config(model, synthetic["root"], NAME, interest_cache=form, **SMALL_S2IDM)
+def ready(synthetic, data, form, model="SeeDRecSASRec", **options):
+    config = make_config(
+        model, synthetic["root"], NAME, interest_cache=form, **SMALL_S2IDM, **options
+    )
     built = build_model(config, data)
     built.freeze_s2idm()
     built.build_interest_cache()
@@ -128,8 +130,17 @@ def test_build_limit_fills_the_first_rows_only(both):
     assert not limited.values[10:].any()
 
 
+def test_cache_built_in_bfloat16_stays_within_a_few_int8_steps(synthetic, data, both):
+    compact, _ = both
+    low = ready(synthetic, data, "compact", interest_cache_dtype="bfloat16")
+    difference = (low._interest_cache.values.int() - compact._interest_cache.values.int()).abs()
+    assert 0 < difference.max() <= 4  # computed otherwise, and 4/127 at most apart
+
+
 def test_unknown_cache_form_is_one_clear_error(synthetic):
     with pytest.raises(
         ConfigError, match="--interest_cache: 'sparse' is not one of compact, dense"
     ):
         make_config("SeeDRecSASRec", synthetic["root"], NAME, interest_cache="sparse")
+    with pytest.raises(ConfigError, match="--interest_cache_dtype: 'half' is not one of float32"):
+        make_config("SeeDRecSASRec", synthetic["root"], NAME, interest_cache_dtype="half")

