@@ -39,6 +39,13 @@ def test_codes_are_used_only_where_cheaper_and_narrower():
     assert not S2IDM(q=900, hidden_dims=[1000]).codes_are_cheaper()
 
 
+def test_a_denoiser_without_hidden_layer_keeps_the_vectors():
+    s2idm = S2IDM(q=30, hidden_dims=[], steps=3)
+    assert not s2idm.codes_are_cheaper()
+    with pytest.raises(ValueError, match="needs a denoiser with a hidden layer"):
+        s2idm.generalise_codes(torch.rand(2, 30))
+
+
 def test_linear_after_folds_the_readout_and_trains_the_linear_only():
     torch.manual_seed(0)
     linear, readout = torch.nn.Linear(12, 5), torch.nn.Linear(4, 12).requires_grad_(False)

@@ -39,27 +39,27 @@ class MLPDenoiser(nn.Module):
         return self.layers[-1]
 
     def hidden(self, x_t, t):
-        """The last hidden activation, in [-1, 1] (tanh): all of the output but its readout."""
+        """What the readout reads: the last hidden activation, in [-1, 1] (tanh); the input
+        and step embedding themselves when there is no hidden layer."""
         emb = self.time_emb(timestep_embedding(t, self.time_emb_dim).to(x_t.dtype))
-        return self._hidden_layers(self.layers[0](torch.cat([self.dropout(x_t), emb], dim=-1)))
+        h = torch.cat([self.dropout(x_t), emb], dim=-1)
+        for layer in self.layers[:-1]:
+            h = torch.tanh(layer(h))
+        return h
 
     def hidden_from_projection(self, projected, t):
         """``hidden(x_t, t)`` from ``projected = x_t @ W_x.T``, W_x the first layer's columns
-        that read x_t (eval mode: no dropout)."""
+        that read x_t (eval mode: no dropout; at least one hidden layer)."""
         emb = self.time_emb(timestep_embedding(t, self.time_emb_dim).to(projected.dtype))
         first = self.layers[0]
-        time_part = emb @ first.weight[:, -self.time_emb_dim :].T + first.bias
-        return self._hidden_layers(projected + time_part)
+        h = torch.tanh(projected + emb @ first.weight[:, -self.time_emb_dim :].T + first.bias)
+        for layer in self.layers[1:-1]:
+            h = torch.tanh(layer(h))
+        return h
 
     def input_weight(self):
         """W_x: the first layer's weight on x_t, [first hidden size, q]."""
         return self.layers[0].weight[:, : -self.time_emb_dim]
-
-    def _hidden_layers(self, h):
-        h = torch.tanh(h)
-        for layer in self.layers[1:-1]:
-            h = torch.tanh(layer(h))
-        return h
 
 
 class S2IDM(nn.Module):
@@ -132,6 +132,8 @@ class S2IDM(nn.Module):
         ``W_x x_{t-1} = c1 (W_x W_out a_t + W_x b_out) + c2 W_x x_t``. A step then costs
         hidden x hidden multiply-adds instead of 2 x q x hidden."""
         self._check(x0)
+        if len(self.denoiser.layers) < 2:
+            raise ValueError("generalise_codes needs a denoiser with a hidden layer")
         was_training = self.training
         self.eval()
         try:
@@ -155,6 +157,8 @@ class S2IDM(nn.Module):
         """Whether ``generalise_codes`` (plus one readout) costs fewer multiply-adds than
         ``generalise``, and its codes are narrower than g."""
         steps = self.diffusion.checked_steps(steps)
+        if len(self.denoiser.layers) < 2:  # no hidden layer: nothing narrower to keep
+            return False
         sizes = [layer.weight.shape for layer in self.denoiser.layers]
         first, last = sizes[0][0], sizes[-1][1]
         middle = sum(rows * cols for rows, cols in sizes[1:-1])
