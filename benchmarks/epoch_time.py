@@ -13,9 +13,10 @@ vs PyTorch's; ``bert4rec-loss``: RecBole's BERT4Rec, whose loss scores every mas
 padded batches, vs this package's, which scores the masked slots only, on length-grouped ones;
 ``stock``: RecBole's training path, all three at once, vs this package's;
 ``sasrec-full-last-layer``: SASRec vs SeeDRecSASRec running its whole last layer as SASRec does,
-the prompts' own cost), both models are built on
+the prompts' own cost; ``interest-cache``: SeeDRecSASRec reading the dense cache vs the compact
+one, whose readout is folded into IPE's first layer each batch), both models are built on
 the same interactions, split, backbone settings, ``train_batch_size`` and seed. SeeDRec's one-off
-stages run first and are timed apart: the raw prefix vectors, the S2IDM stage (a few epochs are
+stages run first and are timed apart: the S2IDM stage (a few epochs are
 enough for timing) and the interest cache (S2IDM's reverse process over every history row;
 ``--cache-sample-rows`` times it on that many rows and extrapolates, for large q on a slow CPU).
 Then each repeat calls ``trainer._train_epoch`` for both models, alternating A, B, A, B, ... so
@@ -74,6 +75,7 @@ PAIRS = {
     "bert4rec-loss": ("BERT4Rec[recbole_class]", "BERT4Rec"),
     "sasrec-full-last-layer": ("SASRec[full_last_layer]", "SeeDRecSASRec[full_last_layer]"),
     "read-out-only": ("SASRec[full_last_layer]", "SASRec"),
+    "interest-cache": ("SeeDRecSASRec[dense_cache]", "SeeDRecSASRec[compact_cache]"),
 }
 BATCHING_LABELS = ("auto", "length_grouped", "random")
 # Label word -> (config option, value), and the command-line option giving the default.
@@ -83,6 +85,8 @@ SWITCHES = {
     "native_gelu": ("native_gelu", True),
     "recbole_gelu": ("native_gelu", False),
     "full_last_layer": ("read_out_only_last_layer", False),  # no command-line default: unset
+    "dense_cache": ("interest_cache", "dense"),
+    "compact_cache": ("interest_cache", "compact"),
 }
 SWITCH_DEFAULTS = {"fused_cross_entropy": "cross_entropy", "native_gelu": "gelu"}
 RECBOLE_CLASS = "recbole_class"
