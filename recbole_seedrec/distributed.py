@@ -22,6 +22,7 @@ local rank 0, and its ranks map that one copy (``shared_across_local_ranks``).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 
@@ -204,10 +205,7 @@ def shared_across_local_ranks(config, build, path):
     torch.distributed.broadcast_object_list(header, src=0)  # every machine's is the same
     torch.distributed.barrier()  # every machine's file is written
     shape, dtype = header[0]
-    numel = 1
-    for size in shape:
-        numel *= size
-    mapped = torch.from_file(path, shared=True, size=numel, dtype=getattr(torch, dtype))
+    mapped = torch.from_file(path, shared=True, size=math.prod(shape), dtype=getattr(torch, dtype))
     torch.distributed.barrier()  # every rank has mapped it: the file's name can go
     if config["local_rank"] == 0:
         os.remove(path)

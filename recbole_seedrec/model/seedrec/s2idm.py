@@ -4,6 +4,8 @@ Kept free of RecBole so that it can be trained once on sememe vectors, saved wit
 ``torch.save`` and reloaded with ``weights_only=True`` by whichever model consumes it.
 """
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -116,10 +118,15 @@ class S2IDM(nn.Module):
     def generalise(self, x0, steps=None):
         """Generalised interest distribution: eval mode, no grad, prior mode restored."""
         self._check(x0)
+        with self._in_eval():
+            return self.diffusion.generalise(self.denoiser, x0, steps)
+
+    @contextlib.contextmanager
+    def _in_eval(self):
         was_training = self.training
         self.eval()
         try:
-            return self.diffusion.generalise(self.denoiser, x0, steps)
+            yield
         finally:
             self.train(was_training)
 
@@ -134,15 +141,13 @@ class S2IDM(nn.Module):
         self._check(x0)
         if len(self.denoiser.layers) < 2:
             raise ValueError("generalise_codes needs a denoiser with a hidden layer")
-        was_training = self.training
-        self.eval()
-        try:
-            diffusion, denoiser = self.diffusion, self.denoiser
-            steps = diffusion.checked_steps(steps)
-            w_x = denoiser.input_weight()
-            back = w_x @ denoiser.readout.weight  # [first hidden, last hidden]
-            back_bias = w_x @ denoiser.readout.bias
-            projected = x0 @ w_x.T
+        diffusion, denoiser = self.diffusion, self.denoiser
+        steps = diffusion.checked_steps(steps)
+        w_x = denoiser.input_weight()
+        back = w_x @ denoiser.readout.weight  # [first hidden, last hidden]
+        back_bias = w_x @ denoiser.readout.bias
+        projected = x0 @ w_x.T
+        with self._in_eval():
             for step in reversed(range(steps)):
                 t = torch.full((len(x0),), step, dtype=torch.long, device=x0.device)
                 codes = denoiser.hidden_from_projection(projected, t)
@@ -150,8 +155,6 @@ class S2IDM(nn.Module):
                     return codes
                 c1, c2 = diffusion.posterior_mean_coef1[step], diffusion.posterior_mean_coef2[step]
                 projected = c1 * (codes @ back.T + back_bias) + c2 * projected
-        finally:
-            self.train(was_training)
 
     def codes_are_cheaper(self, steps=None):
         """Whether ``generalise_codes`` (plus one readout) costs fewer multiply-adds than
