@@ -88,6 +88,7 @@ _NUMBERS = [
     ("s2idm_batch_size", Integral, 1, "users per S2IDM batch"),
     ("s2idm_learning_rate", Real, "positive", "S2IDM's learning rate"),
     ("s2idm_time_emb_dim", Integral, 1, "the size of S2IDM's step embedding"),
+    ("interest_cache_rank", Integral, 0, "principal components a cache row keeps (0: all)"),
 ]
 _PROBABILITIES = ("hidden_dropout_prob", "attn_dropout_prob", "s2idm_dropout", "dropout_prob")
 # Options with a fixed set of values: (option, values, what each means).

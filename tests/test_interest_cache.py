@@ -5,7 +5,12 @@ import pytest
 import torch
 
 from recbole_seedrec.config import ConfigError
-from recbole_seedrec.model.seedrec.interest import CODE_SCALE, InterestCache, linear_after
+from recbole_seedrec.model.seedrec.interest import (
+    CODE_SCALE,
+    InterestCache,
+    PrincipalProjection,
+    linear_after,
+)
 from recbole_seedrec.model.seedrec.s2idm import S2IDM
 from tests.seedrec_data import NAME, build_model, make_config, split_rows
 
@@ -130,11 +135,11 @@ def test_build_limit_fills_the_first_rows_only(both):
     cache = compact._interest_cache
     limited = InterestCache.build(
         compact.histories, compact.sememe_table, compact.sememe_args,
-        lambda raw: compact.generalise(raw, codes=True), readout=cache.readout, limit=10,
+        lambda raw: compact.generalise(raw, codes=True), code_scale=cache.code_scale, limit=10,
     )  # fmt: skip
-    assert limited.values.shape == cache.values.shape
-    assert torch.equal(limited.values[:10], cache.values[:10])
-    assert not limited.values[10:].any()
+    assert limited.shape == cache.values.shape
+    assert torch.equal(limited[:10], cache.values[:10])
+    assert not limited[10:].any()
 
 
 def test_cache_built_in_bfloat16_stays_within_a_few_int8_steps(synthetic, data, both):
@@ -151,3 +156,69 @@ def test_unknown_cache_form_is_one_clear_error(synthetic):
         make_config("SeeDRecSASRec", synthetic["root"], NAME, interest_cache="sparse")
     with pytest.raises(ConfigError, match="--interest_cache_dtype: 'half' is not one of float32"):
         make_config("SeeDRecSASRec", synthetic["root"], NAME, interest_cache_dtype="half")
+
+
+def test_principal_projection_is_exact_on_data_of_that_rank_and_folds_into_the_readout():
+    torch.manual_seed(0)
+    sample = torch.randn(200, 3) @ torch.randn(3, 10) + torch.randn(10)  # rank 3 around a mean
+    projection = PrincipalProjection.fit(sample, 3)
+    readout = torch.nn.Linear(10, 7)
+    coordinates = projection(sample)
+    assert coordinates.shape == (200, 3)
+    folded = projection.readout_after(readout)
+    assert not folded.weight.requires_grad
+    torch.testing.assert_close(folded(coordinates), readout(sample), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(projection.readout_after()(coordinates), sample, atol=1e-4, rtol=0)
+    variances = coordinates.var(dim=0)
+    assert bool((variances[:-1] >= variances[1:]).all())  # largest component first
+    with pytest.raises(ValueError, match=r"rank must be in \[1, 9\]"):
+        PrincipalProjection.fit(sample, 10)
+
+
+def test_ranked_cache_keeps_float16_components_and_reads_the_projected_codes(synthetic, data, both):
+    compact, _ = both
+    synced = []
+    config = make_config(
+        "SeeDRecSASRec", synthetic["root"], NAME, interest_cache_rank=2, **SMALL_S2IDM
+    )
+    ranked = build_model(config, data)
+    ranked.load_state_dict(compact.state_dict())  # the same S2IDM and prompt generators
+    ranked.freeze_s2idm()
+    cache = ranked.build_interest_cache(sync=synced.append)
+    ranked.eval()
+    rows = int(ranked.histories.offsets[-1])
+    assert cache.values.dtype == torch.float16 and cache.nbytes == rows * 2 * 2
+    assert cache.describe() == "principal components (float16)" and cache.code_scale is None
+    (projection,) = synced
+    all_rows = torch.arange(rows)
+    codes = ranked.generalise(ranked.prefix_vectors(all_rows), codes=True)
+    kept = projection.mean + projection(codes) @ projection.components.T
+    expected = ranked.s2idm.denoiser.readout(kept)
+    torch.testing.assert_close(cache.vectors(all_rows, "cpu"), expected, atol=2e-3, rtol=2e-3)
+    again = ranked.build_interest_cache()  # the same sample: the same components
+    assert torch.equal(again.values, cache.values)
+    feat = split_rows(data, "test")[0]
+    with torch.no_grad():
+        assert ranked.full_sort_predict(feat).isfinite().all()
+    ranked.train().calculate_loss(split_rows(data, "train")[0]).backward()
+    assert ranked.prompt_encoder.first.weight.grad.abs().sum() > 0
+
+
+def test_ranked_cache_of_raw_vectors_for_the_ipe_only_ablation(synthetic, data):
+    config = make_config("SeeDRecSASRecIPEOnly", synthetic["root"], NAME, interest_cache_rank=5)
+    model = build_model(config, data)
+    cache = model.build_interest_cache()
+    assert cache.values.shape[1] == 5 and cache.readout.in_features == 5
+    assert cache.readout.out_features == model.sememe_table.q
+
+
+def test_cache_rank_not_below_the_rows_width_is_one_clear_error(synthetic, data):
+    config = make_config(
+        "SeeDRecSASRec", synthetic["root"], NAME, interest_cache_rank=4, **SMALL_S2IDM
+    )
+    with pytest.raises(
+        ConfigError, match="--interest_cache_rank 4: the cache's rows are only 4 wide"
+    ):
+        build_model(config, data)
+    with pytest.raises(ConfigError, match="--interest_cache_rank: -1 is not a whole number >= 0"):
+        make_config("SeeDRecSASRec", synthetic["root"], NAME, interest_cache_rank=-1)

@@ -24,12 +24,15 @@ class SeeDRecTrainer(CandidateScoringMixin, SafeCheckpointMixin, Trainer):
             self.train_s2idm(train_data, verbose, saved, show_progress)
         if self.model._interest_cache is None:
             start = time.time()
-            cache = self.model.build_interest_cache(share=self._share_within_machine)
+            cache = self.model.build_interest_cache(
+                share=self._share_within_machine,
+                sync=lambda module: broadcast_state(module, self.config),
+            )
             if verbose:
-                held = "S2IDM codes (int8)" if cache.readout is not None else "sememes (float16)"
                 self.logger.info(
                     f"interest cache: {len(cache.values):,} prefixes x {cache.values.shape[1]:,} "
-                    f"{held}, {cache.nbytes / 2**20:.1f} MiB, built in {time.time() - start:.1f}s"
+                    f"{cache.describe()}, {cache.nbytes / 2**20:.1f} MiB, "
+                    f"built in {time.time() - start:.1f}s"
                 )
         return super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
 

@@ -104,35 +104,136 @@ def linear_after(linear, x, readout=None):
 
 # Int8 codes: S2IDM's last hidden activation is a tanh, in [-1, 1].
 CODE_SCALE = 127.0
+# History rows (whole users, drawn with a fixed seed) a cache's principal components are fitted on.
+PROJECTION_SAMPLE_ROWS = 20_000
+
+
+class PrincipalProjection(nn.Module):
+    """A row's coordinates on the first ``rank`` principal components of what the cache would
+    otherwise hold (S2IDM's codes, or the vectors): ``rank`` numbers a row instead of the full
+    width, at the error of the components left out (``interest_cache_rank``). Linear, so it
+    folds into the readout (``readout_after``) and from there into the consumer's first layer.
+    A module, so that a distributed run can give every rank rank 0's (``broadcast_state``)."""
+
+    def __init__(self, mean, components):
+        super().__init__()
+        self.register_buffer("mean", mean)  # [width]
+        self.register_buffer("components", components)  # [width, rank], orthonormal columns
+
+    @classmethod
+    def fit(cls, sample, rank):
+        """Args:
+            sample: [rows, width] values as the cache would hold them (before storage rounding).
+            rank: how many components to keep, 0 < rank < width.
+
+        Returns:
+            The projection on the ``rank`` components of largest variance of ``sample``.
+        """
+        width = sample.shape[1]
+        if not 0 < rank < width:
+            raise ValueError(f"rank must be in [1, {width - 1}] for {width} wide rows, got {rank}")
+        data = sample.double()
+        mean = data.mean(dim=0)
+        centred = data - mean
+        _, vectors = torch.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
+        components = vectors[:, -rank:].flip(1)
+        return cls(mean.float(), components.float().contiguous())
+
+    def forward(self, values):
+        return (values - self.mean) @ self.components
+
+    def readout_after(self, readout=None):
+        """The frozen linear map from coordinates to the interest:
+        ``readout(mean + components @ c)`` (``readout`` None: the held values are the interest)."""
+        weight, bias = self.components, self.mean
+        if readout is not None:
+            weight = readout.weight @ weight
+            bias = readout.weight @ bias + readout.bias
+        layer = nn.Linear(weight.shape[1], weight.shape[0], device=weight.device)
+        with torch.no_grad():
+            layer.weight.copy_(weight)
+            layer.bias.copy_(bias)
+        return layer.requires_grad_(False)
+
+
+def fit_projection(histories, table, sememe_args, transform, rank, device="cpu", batch_size=2048):
+    """A ``PrincipalProjection`` of ``rank`` components, fitted on what ``transform`` makes of
+    the raw vectors of about ``PROJECTION_SAMPLE_ROWS`` rows: whole users, drawn with a fixed
+    seed, so that the same S2IDM and data give the same components every time.
+
+    Returns:
+        The fitted ``PrincipalProjection``, on ``device``.
+    """
+    offsets = histories.offsets
+    users = torch.randperm(len(offsets) - 1, generator=torch.Generator().manual_seed(0))
+    raw, rows = [], 0
+    for user in users.tolist():
+        start, end = int(offsets[user]), int(offsets[user + 1])
+        if end > start:
+            vectors = prefix_sememe_vectors(histories, table, start, end, **sememe_args)
+            raw.append(vectors.to(torch.float16))  # as the cache rounds them
+            rows += end - start
+        if rows >= PROJECTION_SAMPLE_ROWS:
+            break
+    raw = torch.cat(raw)
+    sample = []
+    for lo in range(0, len(raw), batch_size):
+        out = raw[lo : lo + batch_size].to(device=device, dtype=torch.float32)
+        with torch.no_grad():
+            sample.append(transform(out) if transform is not None else out)
+    return PrincipalProjection.fit(torch.cat(sample), rank)
+
+
+def projected(transform, projection, raw):
+    """``projection(transform(raw))``; ``transform`` None: ``projection(raw)``."""
+    return projection(transform(raw) if transform is not None else raw)
+
+
+def in_bfloat16(transform, device_type, raw):
+    """``transform(raw)`` with its matrix products in bfloat16, returned in float32."""
+    with torch.autocast(device_type, dtype=torch.bfloat16):
+        return transform(raw).float()
 
 
 class InterestCache:
     """One interest per history row, computed once, stored on the CPU.
 
-    Row ``r`` is what predicts history row ``r`` from the rows before it. Two forms:
+    Row ``r`` is what predicts history row ``r`` from the rows before it. What ``values`` holds:
 
-    - ``readout`` is None: ``values`` [rows, q] float16 are the interest vectors themselves
+    - ``readout`` is None: [rows, q] float16, the interest vectors themselves
       (q sememes x 2 bytes a row; Home: 187,778 x 1,265 -> 453 MiB);
-    - else ``values`` [rows, hidden] int8 are S2IDM's last hidden activations ("codes", in
+    - ``code_scale`` set: [rows, hidden] int8, S2IDM's last hidden activations ("codes", in
       [-1, 1] at steps of 1/127), and the vectors are ``readout(codes)``, one frozen linear map
-      away (hidden bytes a row: 1,000 on every data set with S2IDM's default size).
+      away (hidden bytes a row: 1,000 on every data set with S2IDM's default size);
+    - else [rows, rank] float16 coordinates on principal components (``PrincipalProjection``),
+      again ``readout`` away from the vectors.
     """
 
-    def __init__(self, values, readout=None):
+    def __init__(self, values, readout=None, code_scale=None):
         self.values = values
         self.readout = readout
+        self.code_scale = code_scale
 
     @property
     def nbytes(self):
         return self.values.numel() * self.values.element_size()
 
+    def describe(self):
+        """What a row holds, for the log."""
+        if self.readout is None:
+            return "sememes (float16)"
+        if self.code_scale is not None:
+            return "S2IDM codes (int8)"
+        return "principal components (float16)"
+
     @classmethod
-    def build(cls, histories, table, sememe_args, transform=None, device="cpu", readout=None,
+    def build(cls, histories, table, sememe_args, transform=None, device="cpu", code_scale=None,
               batch_size=2048, limit=None):  # fmt: skip
         """Every history row's ``transform(raw prefix vector)`` (the raw vector itself when
         ``transform`` is None), one user chunk of raw vectors at a time: the raw vectors of all
-        rows are never held at once. ``readout``: ``transform`` gives codes (see the class).
-        ``limit``: the first ``limit`` rows only (the rest stay zero), to time a sample."""
+        rows are never held at once. Stored in int8 at ``code_scale`` (values in [-1, 1]), else
+        in float16. ``limit``: the first ``limit`` rows only (the rest stay zero), to time a
+        sample. Returns the values; the caller knows their readout."""
         values = None
         max_rows = max(1, 2**23 // max(table.q, 1))
         for start, end in user_chunks(histories, max_rows):
@@ -147,20 +248,18 @@ class InterestCache:
                 if transform is not None:
                     with torch.no_grad():
                         out = transform(out.to(device=device, dtype=torch.float32)).cpu()
-                out = _stored(out, readout is not None)
+                out = _stored(out, code_scale)
                 if values is None:
                     values = torch.zeros(int(histories.offsets[-1]), out.shape[1], dtype=out.dtype)
                 values[start + lo : start + lo + len(out)] = out
         if values is None:  # no rows at all
             values = torch.empty(0, table.q, dtype=torch.float16)
-        return cls(values, readout)
+        return values
 
     def lookup(self, rows, device):
-        """What is stored for ``rows`` (codes or vectors), as float32 on ``device``."""
-        values = self.values[rows.cpu()].to(device=device, non_blocking=True)
-        if self.readout is None:
-            return values.float()
-        return values.float() / CODE_SCALE
+        """What is stored for ``rows`` (codes, coordinates or vectors), float32 on ``device``."""
+        values = self.values[rows.cpu()].to(device=device, non_blocking=True).float()
+        return values if self.code_scale is None else values / self.code_scale
 
     def vectors(self, rows, device):
         """The interest vectors of ``rows`` [len(rows), q], float32 on ``device``."""
@@ -171,7 +270,7 @@ class InterestCache:
             return self.readout(stored)
 
 
-def _stored(out, codes):
-    if codes:
-        return (out * CODE_SCALE).round_().clamp_(-CODE_SCALE, CODE_SCALE).to(torch.int8)
+def _stored(out, code_scale):
+    if code_scale is not None:
+        return (out * code_scale).round_().clamp_(-code_scale, code_scale).to(torch.int8)
     return out.to(torch.float16)

@@ -18,8 +18,12 @@ from recbole_seedrec.data.sememes import ItemSememeTable
 from recbole_seedrec.errors import ConfigError
 from recbole_seedrec.model.layers.next_item_loss import NextItemLossMixin
 from recbole_seedrec.model.seedrec.interest import (
+    CODE_SCALE,
     InterestCache,
+    fit_projection,
+    in_bfloat16,
     linear_after,
+    projected,
     stored_prefix_vectors,
 )
 from recbole_seedrec.model.seedrec.ipe import InterestPromptEncoder
@@ -147,6 +151,7 @@ class SememeInterestMixin(NextItemLossMixin):
         self.interest_scope = config["interest_scope"] or "prefix"
         self.interest_cache_form = config["interest_cache"] or "compact"
         self.interest_cache_dtype = config["interest_cache_dtype"] or "float32"
+        self.interest_cache_rank = config["interest_cache_rank"] or 0
         if self.interest_scope == "release":
             getLogger().warning(LEAK_WARNING)
         self.prompt_num = config["prompt_num"] if self.uses_prompts else 0
@@ -187,6 +192,7 @@ class SememeInterestMixin(NextItemLossMixin):
         self.s2idm_optimizer_state = None
         if artifact is not None:
             self._load_s2idm(artifact, mapping)
+        self._check_cache_rank()
 
     def prompt_size(self):
         return self.hidden_size
@@ -230,13 +236,26 @@ class SememeInterestMixin(NextItemLossMixin):
             transform = partial(in_bfloat16, transform, self.s2idm_ready.device.type)
         return transform, readout
 
-    def build_interest_cache(self, limit=None, share=None):
+    def _check_cache_rank(self):
+        readout = self.interest_transform()[1]
+        width = readout.in_features if readout is not None else self.interest_q
+        if self.interest_cache_rank >= width:
+            raise ConfigError(
+                f"--interest_cache_rank {self.interest_cache_rank}",
+                f"the cache's rows are only {width} wide",
+                f"Give a rank below {width}, or 0 to keep the rows whole.",
+            )
+
+    def build_interest_cache(self, limit=None, share=None, sync=None):
         """Compute every row's interest once (S2IDM's T passes happen here, never per batch).
+        With ``interest_cache_rank`` R, the cache keeps R principal components of each row,
+        fitted on a fixed sample of users (``fit_projection``).
 
         Args:
             limit: only the first rows (the rest zero), to time the build on a sample.
             share: ``share(build)`` returns the cache's values, calling ``build()`` where they
                 are made (a distributed run: once per machine, mapped by its ranks).
+            sync: ``sync(module)`` gives every rank rank 0's fitted projection (distributed).
 
         Returns:
             The ``InterestCache`` the model reads from now on.
@@ -244,15 +263,26 @@ class SememeInterestMixin(NextItemLossMixin):
         if self.uses_s2idm and not bool(self.s2idm_ready):
             raise RuntimeError("S2IDM is not trained yet: SeeDRecTrainer trains it first.")
         transform, readout = self.interest_transform()
+        code_scale = CODE_SCALE if readout is not None else None
+        device = self.s2idm_ready.device
+        if self.interest_cache_rank:
+            projection = fit_projection(
+                self.histories, self.sememe_table, self.sememe_args, transform,
+                self.interest_cache_rank, device,
+            )  # fmt: skip
+            if sync is not None:
+                sync(projection)
+            transform = partial(projected, transform, projection)
+            readout, code_scale = projection.readout_after(readout), None
 
         def build():
             return InterestCache.build(
-                self.histories, self.sememe_table, self.sememe_args, transform,
-                self.s2idm_ready.device, readout, limit=limit,
-            ).values  # fmt: skip
+                self.histories, self.sememe_table, self.sememe_args, transform, device,
+                code_scale, limit=limit,
+            )  # fmt: skip
 
         values = share(build) if share is not None else build()
-        return self.use_interest_cache(InterestCache(values, readout))
+        return self.use_interest_cache(InterestCache(values, readout, code_scale))
 
     def use_interest_cache(self, cache):
         """Read every row's interest from ``cache`` (an ``InterestCache``) from now on, e.g. one
@@ -357,12 +387,6 @@ class SememeInterestMixin(NextItemLossMixin):
 
     def full_sort_predict(self, interaction):
         return self._scores(self.encode(interaction), self.scored_item_embeddings())
-
-
-def in_bfloat16(transform, device_type, raw):
-    """``transform(raw)`` with its matrix products in bfloat16, returned in float32."""
-    with torch.autocast(device_type, dtype=torch.bfloat16):
-        return transform(raw).float()
 
 
 class InterestFusion(nn.Module):
