@@ -9,7 +9,11 @@ from recbole_seedrec.model.seedrec.interest import (
     CODE_SCALE,
     InterestCache,
     PrincipalProjection,
+    block_rows,
     linear_after,
+    prefix_sememe_vectors,
+    prefix_vectors_in_blocks,
+    user_chunks,
 )
 from recbole_seedrec.model.seedrec.s2idm import S2IDM
 from tests.seedrec_data import NAME, build_model, make_config, split_rows
@@ -222,3 +226,20 @@ def test_cache_rank_not_below_the_rows_width_is_one_clear_error(synthetic, data)
         build_model(config, data)
     with pytest.raises(ConfigError, match="--interest_cache_rank: -1 is not a whole number >= 0"):
         make_config("SeeDRecSASRec", synthetic["root"], NAME, interest_cache_rank=-1)
+
+
+def test_raw_vectors_in_small_blocks_are_the_vectors_of_one_pass(synthetic, data, both):
+    compact, _ = both
+    histories, table = compact.histories, compact.sememe_table
+    total = int(histories.offsets[-1])
+    whole = prefix_sememe_vectors(histories, table, 0, total, **compact.sememe_args)
+    for numbers in (table.q, 5 * table.q, 2**18):  # one row a block, a few rows, all rows
+        blocks = [
+            prefix_sememe_vectors(histories, table, lo, hi, **compact.sememe_args)
+            for lo, hi in user_chunks(histories, block_rows(table, numbers))
+        ]
+        assert torch.equal(torch.cat(blocks), whole)
+    inside = int(histories.offsets[2]) + 1  # ends inside the third user
+    start = int(histories.offsets[1])
+    blocked = prefix_vectors_in_blocks(histories, table, start, inside, **compact.sememe_args)
+    assert torch.equal(blocked, whole[start:inside].to(torch.float16))

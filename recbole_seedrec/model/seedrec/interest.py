@@ -59,10 +59,28 @@ def _normalize(vectors, how):
     return vectors
 
 
-def user_chunks(histories, max_rows):
+# Numbers (float64) per block of ``prefix_sememe_vectors``: its dozen passes over a block of
+# 2 MiB stay in the CPU's cache, 5-8x faster than over 64 MiB (ml-1m, 1 thread).
+BLOCK_NUMBERS = 2**18
+
+
+def block_rows(table, numbers=BLOCK_NUMBERS):
+    """Rows of ``table.q`` sememes that fit ``numbers``."""
+    return max(1, numbers // max(table.q, 1))
+
+
+def user_chunks(histories, max_rows, start=None, end=None):
     """(start, end) row ranges that begin at a user's first row and hold at most ``max_rows``
-    rows, except a single user longer than that, who gets a range alone."""
-    offsets = histories.offsets.tolist()
+    rows, except a single user longer than that, who gets a range alone. ``start`` (a user's
+    first row) and ``end``: only the rows between them (the last range may end inside a user)."""
+    offsets = histories.offsets
+    if start is not None or end is not None:
+        lo = 0 if start is None else int(torch.searchsorted(offsets, start))
+        hi = len(offsets) if end is None else int(torch.searchsorted(offsets, end, right=True))
+        offsets = offsets[lo:hi]
+    offsets = offsets.tolist()
+    if end is not None and offsets[-1] < end:
+        offsets.append(end)
     start = offsets[0]
     for previous, current in zip(offsets, offsets[1:]):
         if current - start > max_rows and previous > start:
@@ -72,13 +90,23 @@ def user_chunks(histories, max_rows):
         yield start, offsets[-1]
 
 
+def prefix_vectors_in_blocks(histories, table, start, end, **sememe_args):
+    """``prefix_sememe_vectors`` of rows ``start .. end-1`` in float16, as a cache stores them,
+    computed a few users at a time (``BLOCK_NUMBERS``); the same numbers, faster."""
+    out = torch.empty(end - start, table.q, dtype=torch.float16)
+    for lo, hi in user_chunks(histories, block_rows(table), start, end):
+        out[lo - start : hi - start] = prefix_sememe_vectors(
+            histories, table, lo, hi, **sememe_args
+        )
+    return out
+
+
 def prefix_vectors_at(histories, table, rows, **sememe_args):
-    """The raw vectors [len(rows), q] of some history ``rows`` only, one user chunk at a
-    time: S2IDM's training set without the whole cache in memory."""
+    """The raw vectors [len(rows), q] of some history ``rows`` only, a few users at a time:
+    S2IDM's training set without the whole cache in memory."""
     rows = torch.as_tensor(rows, dtype=torch.long)
     out = torch.zeros(len(rows), table.q)
-    max_rows = max(1, 2**23 // max(table.q, 1))
-    for start, end in user_chunks(histories, max_rows):
+    for start, end in user_chunks(histories, block_rows(table)):
         inside = ((rows >= start) & (rows < end)).nonzero().squeeze(1)
         if len(inside):
             vectors = prefix_sememe_vectors(histories, table, start, end, **sememe_args)
@@ -235,14 +263,12 @@ class InterestCache:
         in float16. ``limit``: the first ``limit`` rows only (the rest stay zero), to time a
         sample. Returns the values; the caller knows their readout."""
         values = None
-        max_rows = max(1, 2**23 // max(table.q, 1))
-        for start, end in user_chunks(histories, max_rows):
+        for start, end in user_chunks(histories, block_rows(table, 2**23)):
             if limit is not None:
                 if start >= limit:
                     break
                 end = min(end, limit)
-            raw = prefix_sememe_vectors(histories, table, start, end, **sememe_args)
-            raw = raw.to(torch.float16)
+            raw = prefix_vectors_in_blocks(histories, table, start, end, **sememe_args)
             for lo in range(0, len(raw), batch_size):
                 out = raw[lo : lo + batch_size]
                 if transform is not None:
