@@ -117,11 +117,13 @@ def test_each_rank_takes_its_rows_of_the_one_process_batches(twelve_users, monke
         assert sorted([*first, *second]) == sorted(whole) and len(first) == len(second)
 
 
-@pytest.mark.parametrize("interest_cache", ["compact", "dense"])
-def test_seedrec_on_two_processes_matches_one(twelve_users, tmp_path, interest_cache):
+@pytest.mark.parametrize("interest_cache, rank", [("compact", 0), ("dense", 0), ("compact", 2)])
+def test_seedrec_on_two_processes_matches_one(twelve_users, tmp_path, interest_cache, rank):
     """S2IDM trained on rank 0 and sent to rank 1, the interest cache built once on this
-    machine and mapped by both ranks, sampled evaluation (uni5) on rank 0."""
+    machine and mapped by both ranks (with ``rank``: its principal components fitted on each
+    rank and rank 0's sent), sampled evaluation (uni5) on rank 0."""
     settings = {**options(twelve_users, tmp_path, "uni5"), "interest_cache": interest_cache}
+    settings["interest_cache_rank"] = rank
     settings["s2idm_hidden_dims"] = [4]  # narrower than the 18 sememes: compact holds codes
     one = run_recbole_seedrec(
         "SeeDRecSASRec", NAME, config_dict={**settings, "checkpoint_dir": str(tmp_path / "one")},

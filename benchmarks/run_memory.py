@@ -1,0 +1,92 @@
+"""Where a run's resident memory goes: the data, the interest cache, training batches.
+
+Usage:
+    python benchmarks/run_memory.py --model SASRec --dataset ml-1m --data-path DIR \
+        [--batches 400] [--trim-every 0] [--cache-rows 0]
+
+In one process, with the data set's config from ``benchmarks/configs/``: prepares the data as a
+run does, prints the resident memory (RSS) and peak, and the largest live tensors; builds the
+model (a SeeDRec model: S2IDM left untrained, and the interest cache of the first
+``--cache-rows`` rows, all with 0); then trains ``--batches`` batches with Adam, printing RSS and
+peak every 100. ``--trim-every N`` calls glibc's ``malloc_trim(0)`` every N batches, to tell
+memory the allocator keeps from memory in use. One thread.
+"""
+
+import argparse
+import ctypes
+import gc
+import resource
+import time
+from pathlib import Path
+
+import torch
+
+from recbole_seedrec.config import Config
+from recbole_seedrec.run import build_model_and_trainer, prepare_data
+
+HERE = Path(__file__).resolve().parents[1]
+
+
+def rss_mib():
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20
+
+
+def say(what):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{what}: RSS {rss_mib():,.0f} MiB, peak {peak:,.0f} MiB", flush=True)
+
+
+def largest_tensors(count=6):
+    storages = {}
+    for obj in gc.get_objects():
+        if isinstance(obj, torch.Tensor) and obj.device.type == "cpu":
+            storage = obj.untyped_storage()
+            storages[storage.data_ptr()] = (storage.nbytes(), tuple(obj.shape), obj.dtype)
+    total = sum(size for size, _, _ in storages.values())
+    print(f"  live tensors: {total / 2**20:,.0f} MiB; the largest:")
+    for size, shape, dtype in sorted(storages.values(), key=lambda entry: -entry[0])[:count]:
+        print(f"    {size / 2**20:8.1f} MiB {shape} {dtype}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="SASRec")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--data-path", required=True)
+    parser.add_argument("--batches", type=int, default=400)
+    parser.add_argument("--trim-every", type=int, default=0)
+    parser.add_argument("--cache-rows", type=int, default=0)
+    args, extra = parser.parse_known_args()
+    torch.set_num_threads(1)
+    config_file = HERE / "benchmarks" / "configs" / f"{args.dataset}.yaml"
+    cmd = [f"--data_path={args.data_path}", "--show_progress=False", *extra]
+    config = Config(args.model, args.dataset, [str(config_file)], cmd_args=cmd)
+    say("start")
+    _, train_data, _, _ = prepare_data(config)
+    gc.collect()
+    say("data prepared")
+    largest_tensors()
+    model, _ = build_model_and_trainer(config, train_data)
+    if hasattr(model, "build_interest_cache"):
+        model.freeze_s2idm()
+        model.build_interest_cache(limit=args.cache_rows or None)
+        gc.collect()
+        say("interest cache built")
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    trim = ctypes.CDLL("libc.so.6").malloc_trim if args.trim_every else None
+    model.train()
+    began = time.perf_counter()
+    for batch, interaction in enumerate(train_data, start=1):
+        optimizer.zero_grad()
+        model.calculate_loss(interaction).backward()
+        optimizer.step()
+        if trim is not None and batch % args.trim_every == 0:
+            trim(0)
+        if batch % 100 == 0:
+            say(f"{batch} batches ({time.perf_counter() - began:.0f} s)")
+        if batch == args.batches:
+            break
+
+
+if __name__ == "__main__":
+    main()
