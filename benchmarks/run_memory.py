@@ -17,6 +17,7 @@ import ctypes
 import gc
 import resource
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -38,10 +39,13 @@ def say(what):
 
 def largest_tensors(count=6):
     storages = {}
-    for obj in gc.get_objects():
-        if isinstance(obj, torch.Tensor) and obj.device.type == "cpu":
-            storage = obj.untyped_storage()
-            storages[storage.data_ptr()] = (storage.nbytes(), tuple(obj.shape), obj.dtype)
+    with warnings.catch_warnings():  # isinstance on deprecated torch objects warns
+        warnings.simplefilter("ignore", FutureWarning)
+        tensors = [obj for obj in gc.get_objects() if isinstance(obj, torch.Tensor)]
+    for tensor in tensors:
+        if tensor.device.type == "cpu":
+            storage = tensor.untyped_storage()
+            storages[storage.data_ptr()] = (storage.nbytes(), tuple(tensor.shape), tensor.dtype)
     total = sum(size for size, _, _ in storages.values())
     print(f"  live tensors: {total / 2**20:,.0f} MiB; the largest:")
     for size, shape, dtype in sorted(storages.values(), key=lambda entry: -entry[0])[:count]:
