@@ -198,8 +198,7 @@ def fit_projection(histories, table, sememe_args, transform, rank, device="cpu",
     for user in users.tolist():
         start, end = int(offsets[user]), int(offsets[user + 1])
         if end > start:
-            vectors = prefix_sememe_vectors(histories, table, start, end, **sememe_args)
-            raw.append(vectors.to(torch.float16))  # as the cache rounds them
+            raw.append(prefix_vectors_in_blocks(histories, table, start, end, **sememe_args))
             rows += end - start
         if rows >= PROJECTION_SAMPLE_ROWS:
             break
@@ -254,8 +253,8 @@ class InterestCache:
             return "S2IDM codes (int8)"
         return "principal components (float16)"
 
-    @classmethod
-    def build(cls, histories, table, sememe_args, transform=None, device="cpu", code_scale=None,
+    @staticmethod
+    def build(histories, table, sememe_args, transform=None, device="cpu", code_scale=None,
               batch_size=2048, limit=None):  # fmt: skip
         """Every history row's ``transform(raw prefix vector)`` (the raw vector itself when
         ``transform`` is None), one user chunk of raw vectors at a time: the raw vectors of all
