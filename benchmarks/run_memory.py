@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from recbole_seedrec.config import Config
+from recbole_seedrec.data.dataset import release_unsplit_lists
 from recbole_seedrec.run import build_model_and_trainer, prepare_data
 
 HERE = Path(__file__).resolve().parents[1]
@@ -66,7 +67,9 @@ def main():
     cmd = [f"--data_path={args.data_path}", "--show_progress=False", *extra]
     config = Config(args.model, args.dataset, [str(config_file)], cmd_args=cmd)
     say("start")
-    _, train_data, _, _ = prepare_data(config)
+    dataset, train_data, _, _ = prepare_data(config)
+    release_unsplit_lists(dataset)  # as a run does (build_run)
+    del dataset
     gc.collect()
     say("data prepared")
     largest_tensors()

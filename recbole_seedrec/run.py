@@ -19,7 +19,7 @@ from recbole.utils import init_logger, init_seed, set_color
 from recbole_seedrec.compat import load_checkpoint_file
 from recbole_seedrec.config import Config, check_eval_negatives, check_few_shot
 from recbole_seedrec.data.candidates import data_preparation
-from recbole_seedrec.data.dataset import create_dataset
+from recbole_seedrec.data.dataset import create_dataset, release_unsplit_lists
 from recbole_seedrec.data.few_shot import few_shot_users
 from recbole_seedrec.data.fingerprint import OPTION as FINGERPRINT_OPTION
 from recbole_seedrec.data.fingerprint import check_same_data, data_fingerprint
@@ -134,6 +134,7 @@ def build_run(
     """
     dataset, train_data, valid_data, test_data = prepare_data(config, init_logging)
     few_shot = few_shot_users(config, dataset, test_data)  # before training: fails early
+    release_unsplit_lists(dataset)  # nothing reads the unsplit histories from here on
     if before_model is not None:
         before_model(config, train_data)
     model, trainer = build_model_and_trainer(config, train_data)

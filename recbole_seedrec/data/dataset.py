@@ -35,6 +35,10 @@ class SememeSequentialDataset(SequentialDataset):
     Each row also holds ``history_position``: the position of its target in the user's full
     history, which stays exact when ``MAX_ITEM_LIST_LENGTH`` truncates ``item_id_list``. The
     full histories are kept in ``user_histories`` (shared by the split copies).
+
+    Of the history lists RecBole makes for every interaction field, only ``item_id_list`` is
+    kept: SeeDRec's models read no other, and the times come from ``user_histories``. On ml-1m
+    ``timestamp_list`` alone would take 190 MiB a copy.
     """
 
     def _change_feat_format(self):
@@ -63,7 +67,17 @@ class SememeSequentialDataset(SequentialDataset):
             times=times,
             offsets=offsets,
         )
+        # RecBole makes a [rows, MAX_ITEM_LIST_LENGTH] list of every field it finds: hide the
+        # others, and give them back for the target rows (every row but a user's first). It
+        # sorts by time, so that list is made, and dropped.
+        listed = (self.uid_field, self.iid_field, self.time_field)
+        hidden = [f for f in self.inter_feat.columns if f not in listed]
+        unlisted = {field: self.inter_feat.interaction.pop(field) for field in hidden}
         super().data_augmentation()
+        self._del_col(self.inter_feat, self.time_field + self.config["LIST_SUFFIX"])
+        is_target = torch.ones(len(users), dtype=torch.bool)
+        is_target[offsets[:-1][counts > 0]] = False
+        self.inter_feat.update(Interaction({f: v[is_target] for f, v in unlisted.items()}))
         # Every interaction but a user's first is a target, in order: a row's target sits
         # one after its rank among the user's rows.
         target_users = self.inter_feat[self.uid_field]
@@ -74,6 +88,21 @@ class SememeSequentialDataset(SequentialDataset):
         self.set_field_property(
             HISTORY_POSITION_FIELD, FeatureType.TOKEN, FeatureSource.INTERACTION, 1
         )
+
+
+def release_unsplit_lists(dataset):
+    """Drop the history lists of the unsplit data set once its splits are built.
+
+    RecBole's samplers keep the unsplit data set for its item column alone; its history lists
+    are copies of what the splits hold (on ml-1m, 570 MiB). Call it once nothing reads the
+    unsplit rows' histories any more (after :func:`~recbole_seedrec.data.few_shot.few_shot_users`).
+
+    Args:
+        dataset: the data set ``create_dataset`` returned, after ``data_preparation``.
+    """
+    suffix = dataset.config["LIST_SUFFIX"]
+    for field in [f for f in dataset.inter_feat.columns if f.endswith(suffix)]:
+        dataset.inter_feat.drop(field)  # the field's properties stay: the splits have it
 
 
 def create_dataset(config):
