@@ -89,6 +89,7 @@ _NUMBERS = [
     ("s2idm_learning_rate", Real, "positive", "S2IDM's learning rate"),
     ("s2idm_time_emb_dim", Integral, 1, "the size of S2IDM's step embedding"),
     ("interest_cache_rank", Integral, 0, "principal components a cache row keeps (0: all)"),
+    ("trim_memory_every", Integral, 0, "training batches between memory trims (0: never)"),
 ]
 _PROBABILITIES = ("hidden_dropout_prob", "attn_dropout_prob", "s2idm_dropout", "dropout_prob")
 # Options with a fixed set of values: (option, values, what each means).

@@ -5,6 +5,7 @@ from recbole.utils import ModelType
 
 from recbole_seedrec.trainer.checkpoints import SafeCheckpointMixin
 from recbole_seedrec.trainer.distributed import DistributedMixin
+from recbole_seedrec.trainer.memory import MemoryTrimMixin
 from recbole_seedrec.trainer.optimizer_options import OptimizerOptionsMixin
 from recbole_seedrec.trainer.sampled_eval import CandidateScoringMixin
 from recbole_seedrec.trainer.test_audit import TestAuditMixin
@@ -14,12 +15,15 @@ _COMPOSED = {}
 
 def complete_trainer(trainer_class, model_type):
     """``trainer_class`` with unique, atomic checkpoints, the optimiser options, the test
-    audit, distributed runs on CPUs and, for sequential models, sampled evaluation from one
-    encoding per row. Trainers outside RecBole's ``Trainer`` (decision trees) are returned as
+    audit, distributed runs on CPUs, memory trims and, for sequential models, sampled
+    evaluation from one encoding per row. Trainers outside RecBole's ``Trainer`` (decision trees) are returned as
     they are."""
     if not issubclass(trainer_class, Trainer):
         return trainer_class
-    wanted = [DistributedMixin, TestAuditMixin, OptimizerOptionsMixin, SafeCheckpointMixin]
+    wanted = [
+        DistributedMixin, TestAuditMixin, OptimizerOptionsMixin, MemoryTrimMixin,
+        SafeCheckpointMixin,
+    ]  # fmt: skip
     if model_type == ModelType.SEQUENTIAL:
         wanted.insert(0, CandidateScoringMixin)
     missing = tuple(mixin for mixin in wanted if not issubclass(trainer_class, mixin))
