@@ -2,18 +2,19 @@
 
 Usage:
     python benchmarks/run_memory.py --model SASRec --dataset ml-1m --data-path DIR \
-        [--batches 400] [--trim-every 0] [--cache-rows 0]
+        [--batches 400] [--cache-rows 0] [--trim_memory_every=N] [--OPTION=VALUE ...]
 
 In one process, with the data set's config from ``benchmarks/configs/``: prepares the data as a
 run does, prints the resident memory (RSS) and peak, and the largest live tensors; builds the
 model (a SeeDRec model: S2IDM left untrained, and the interest cache of the first
 ``--cache-rows`` rows, all with 0); then trains ``--batches`` batches with Adam, printing RSS and
-peak every 100. ``--trim-every N`` calls glibc's ``malloc_trim(0)`` every N batches, to tell
-memory the allocator keeps from memory in use. One thread.
+peak every 100 and at the end, with the training seconds. The batches trim memory as the
+trainer does (``trim_memory_every``, unset: every 20; ``--trim_memory_every=0`` never), which
+tells memory the allocator keeps from memory in use. Other ``--OPTION=VALUE`` go to the config.
+One thread.
 """
 
 import argparse
-import ctypes
 import gc
 import resource
 import time
@@ -25,6 +26,7 @@ import torch
 from recbole_seedrec.config import Config
 from recbole_seedrec.data.dataset import release_unsplit_lists
 from recbole_seedrec.run import build_model_and_trainer, prepare_data
+from recbole_seedrec.trainer.memory import DEFAULT_EVERY, OPTION, trimming_every
 
 HERE = Path(__file__).resolve().parents[1]
 
@@ -59,7 +61,6 @@ def main():
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--data-path", required=True)
     parser.add_argument("--batches", type=int, default=400)
-    parser.add_argument("--trim-every", type=int, default=0)
     parser.add_argument("--cache-rows", type=int, default=0)
     args, extra = parser.parse_known_args()
     torch.set_num_threads(1)
@@ -80,19 +81,22 @@ def main():
         gc.collect()
         say("interest cache built")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    trim = ctypes.CDLL("libc.so.6").malloc_trim if args.trim_every else None
+    every = DEFAULT_EVERY if config[OPTION] is None else config[OPTION]
+    loss_func = trimming_every(model.calculate_loss, every)
     model.train()
     began = time.perf_counter()
     for batch, interaction in enumerate(train_data, start=1):
         optimizer.zero_grad()
-        model.calculate_loss(interaction).backward()
+        loss_func(interaction).backward()
         optimizer.step()
-        if trim is not None and batch % args.trim_every == 0:
-            trim(0)
-        if batch % 100 == 0:
-            say(f"{batch} batches ({time.perf_counter() - began:.0f} s)")
+        if batch % 100 == 0 or batch == args.batches:
+            say(f"{batch} batches ({time.perf_counter() - began:.1f} s, trim every {every})")
         if batch == args.batches:
             break
+    else:
+        say(
+            f"{batch} batches, the whole epoch ({time.perf_counter() - began:.1f} s, trim every {every})"
+        )
 
 
 if __name__ == "__main__":
