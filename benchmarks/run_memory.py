@@ -80,6 +80,7 @@ def main():
         model.build_interest_cache(limit=args.cache_rows or None)
         gc.collect()
         say("interest cache built")
+        largest_tensors(10)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     every = DEFAULT_EVERY if config[OPTION] is None else config[OPTION]
     loss_func = trimming_every(model.calculate_loss, every)

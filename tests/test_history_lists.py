@@ -56,7 +56,9 @@ def test_unsplit_lists_go_and_the_splits_keep_theirs(root, model):
     config = _config(model, root)
     dataset = create_dataset(config)
     train, valid, test = data_preparation(config, dataset)
-    split_lists = [loader._dataset.inter_feat["item_id_list"].clone() for loader in (train, valid, test)]
+    split_lists = [
+        loader._dataset.inter_feat["item_id_list"].clone() for loader in (train, valid, test)
+    ]
     release_unsplit_lists(dataset)
     assert not [c for c in dataset.inter_feat.columns if c.endswith("_list")]
     assert "item_id" in dataset.inter_feat.columns  # what RecBole's samplers read

@@ -1,4 +1,5 @@
-"""``trim_memory_every``: the trainer hands the allocator's free memory back every N batches."""
+"""``trim_memory_every``: the trainer hands the allocator's free memory back at the start of an
+epoch and every N batches."""
 
 import pytest
 
@@ -27,7 +28,7 @@ def trims(monkeypatch):
 def test_trims_before_every_nth_call_and_returns_the_loss(trims):
     losses = memory.trimming_every(lambda interaction: interaction * 2, 3)
     assert [losses(k) for k in range(7)] == [0, 2, 4, 6, 8, 10, 12]
-    assert trims == [0, 0]  # before the 3rd and the 6th call
+    assert trims == [0, 0, 0]  # before the 1st, the 4th and the 7th call
     assert memory.trimming_every(len, 0) is len
 
 
@@ -49,7 +50,7 @@ def test_a_training_epoch_trims_every_n_batches(root, trims, model, every):
     batches = len(run.train_data)
     assert batches >= 4
     expected = memory.DEFAULT_EVERY if every is None else every
-    assert len(trims) == (batches // expected if expected else 0)
+    assert len(trims) == (-(-batches // expected) if expected else 0)  # 1, 1 + N, ...
 
 
 def test_a_negative_count_is_one_clear_error(root):
