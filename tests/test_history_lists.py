@@ -46,9 +46,12 @@ def test_seedrec_data_lists_items_alone_and_keeps_every_row_value(root):
         set(recboles.inter_feat.columns) - {"timestamp_list", "rating_list"}
     ) | {HISTORY_POSITION_FIELD}
     assert "timestamp_list" not in ours.field2type  # no property left for a missing column
+    assert ours.inter_feat["item_id_list"].dtype == torch.int32  # held in half the memory
+    rows = ours[torch.arange(len(ours))]  # what a loader takes
     for column in recboles.inter_feat.columns:
         if column in ours.inter_feat.columns:
-            assert torch.equal(ours.inter_feat[column], recboles.inter_feat[column]), column
+            assert torch.equal(rows[column], recboles.inter_feat[column]), column
+    assert rows["item_id_list"].dtype == torch.int64
 
 
 @pytest.mark.parametrize("model", ["SASRec", "SeeDRecSASRec"])

@@ -38,7 +38,9 @@ class SememeSequentialDataset(SequentialDataset):
 
     Of the history lists RecBole makes for every interaction field, only ``item_id_list`` is
     kept: SeeDRec's models read no other, and the times come from ``user_histories``. On ml-1m
-    ``timestamp_list`` alone would take 190 MiB a copy.
+    ``timestamp_list`` alone would take 190 MiB a copy. ``item_id_list`` is held in int32 where
+    the ids fit (half of ml-1m's 375 MiB); the rows a loader takes (``dataset[index]``) get it
+    back in int64, as RecBole's models expect.
     """
 
     def _change_feat_format(self):
@@ -75,6 +77,9 @@ class SememeSequentialDataset(SequentialDataset):
         unlisted = {field: self.inter_feat.interaction.pop(field) for field in hidden}
         super().data_augmentation()
         self._del_col(self.inter_feat, self.time_field + self.config["LIST_SUFFIX"])
+        item_lists = self.inter_feat[self.item_id_list_field]
+        if self.item_num <= torch.iinfo(torch.int32).max:
+            self.inter_feat.update(Interaction({self.item_id_list_field: item_lists.int()}))
         is_target = torch.ones(len(users), dtype=torch.bool)
         is_target[offsets[:-1][counts > 0]] = False
         self.inter_feat.update(Interaction({f: v[is_target] for f, v in unlisted.items()}))
@@ -88,6 +93,13 @@ class SememeSequentialDataset(SequentialDataset):
         self.set_field_property(
             HISTORY_POSITION_FIELD, FeatureType.TOKEN, FeatureSource.INTERACTION, 1
         )
+
+    def __getitem__(self, index, join=True):
+        rows = super().__getitem__(index, join)
+        item_lists = rows.interaction.get(self.item_id_list_field)
+        if item_lists is not None and item_lists.dtype != torch.int64:
+            rows.update(Interaction({self.item_id_list_field: item_lists.long()}))
+        return rows
 
 
 def release_unsplit_lists(dataset):
