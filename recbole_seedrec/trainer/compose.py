@@ -16,8 +16,8 @@ _COMPOSED = {}
 def complete_trainer(trainer_class, model_type):
     """``trainer_class`` with unique, atomic checkpoints, the optimiser options, the test
     audit, distributed runs on CPUs, memory trims and, for sequential models, sampled
-    evaluation from one encoding per row. Trainers outside RecBole's ``Trainer`` (decision trees) are returned as
-    they are."""
+    evaluation from one encoding per row. Trainers outside RecBole's ``Trainer`` (decision
+    trees) are returned as they are."""
     if not issubclass(trainer_class, Trainer):
         return trainer_class
     wanted = [
