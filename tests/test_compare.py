@@ -127,6 +127,11 @@ def test_two_models_two_seeds_then_resume(tiny, tmp_path, capsys):
     assert rebuilt["seeds_run"] == [2020, 2021] and "--report-only" not in rebuilt["command"]
     assert rebuilt["aggregate"] == report["aggregate"]
     assert (tmp_path / DATA / "full.md").is_file()
+    # ... and needs neither the data (a fresh clone has the records only) nor a run's inputs
+    elsewhere = [str(tmp_path / "no-data") if a == str(tiny["root"]) else a for a in more_seeds]
+    assert cli.main(elsewhere) == 0
+    rebuilt = json.loads((tmp_path / DATA / "full.json").read_text())
+    assert rebuilt["aggregate"] == report["aggregate"]
 
 
 def test_unknown_model_fails_in_one_line_before_any_run(tiny, tmp_path, capsys):

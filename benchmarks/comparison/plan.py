@@ -220,7 +220,8 @@ def make_plan(args, overrides):
         few_shot=args.few_shot,
         model_config_files=parse_model_configs(args.model_config, models),
     )
-    plan.configs = preflight(plan)
+    # a report is rebuilt from the records alone: it needs neither the data nor a run's inputs
+    plan.configs = {} if getattr(args, "report_only", False) else preflight(plan)
     records = load_records(plan.layout.runs)
     for model in dict.fromkeys(record.get("model") for record in records):
         check_same_inputs(
