@@ -220,8 +220,12 @@ def make_plan(args, overrides):
         few_shot=args.few_shot,
         model_config_files=parse_model_configs(args.model_config, models),
     )
-    # a report is rebuilt from the records alone: it needs neither the data nor a run's inputs
-    plan.configs = {} if getattr(args, "report_only", False) else preflight(plan)
+    if getattr(args, "report_only", False):
+        # rebuilt from the records alone, whose inputs were checked when they ran: no data,
+        # no checkpoint, and no absolute path of the machine that ran them is needed
+        plan.configs = {}
+        return plan
+    plan.configs = preflight(plan)
     records = load_records(plan.layout.runs)
     for model in dict.fromkeys(record.get("model") for record in records):
         check_same_inputs(
