@@ -26,7 +26,7 @@ import torch
 from recbole_seedrec.config import Config
 from recbole_seedrec.data.dataset import release_unsplit_lists
 from recbole_seedrec.run import build_model_and_trainer, prepare_data
-from recbole_seedrec.trainer.memory import DEFAULT_EVERY, OPTION, trimming_every
+from recbole_seedrec.trainer.memory import trim_interval, trimming_every
 
 HERE = Path(__file__).resolve().parents[1]
 
@@ -82,7 +82,7 @@ def main():
         say("interest cache built")
         largest_tensors(10)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    every = DEFAULT_EVERY if config[OPTION] is None else config[OPTION]
+    every = trim_interval(config)
     loss_func = trimming_every(model.calculate_loss, every)
     model.train()
     began = time.perf_counter()

@@ -28,6 +28,19 @@ def _find_malloc_trim():
 MALLOC_TRIM = _find_malloc_trim()
 
 
+def trim_interval(config):
+    """Training batches between trims, ``trim_memory_every`` with its default (0: never).
+
+    Args:
+        config: the run's Config.
+
+    Returns:
+        int: the interval.
+    """
+    every = config[OPTION]
+    return DEFAULT_EVERY if every is None else every
+
+
 def trimming_every(loss_func, every):
     """``loss_func`` that first calls ``malloc_trim(0)`` on its first call and every
     ``every``-th after it (calls 1, 1 + every, 1 + 2 * every, ...).
@@ -55,8 +68,7 @@ class MemoryTrimMixin:
     """Mix in before RecBole's ``Trainer``: ``trim_memory_every`` over its training batches."""
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
-        every = self.config[OPTION]
-        every = DEFAULT_EVERY if every is None else every
+        every = trim_interval(self.config)
         loss_func = trimming_every(loss_func or self.model.calculate_loss, every)
         return super()._train_epoch(
             train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress
