@@ -2,8 +2,8 @@
 
 Usage:
     python benchmarks/interest_cache_cost.py --dataset amazon-beauty --data-path DIR \
-        --before-tree /tmp/before [--epochs 2] [--s2idm-epochs 2] [--seed 2020] [--threads 1] \
-        [--out results/interest-cache] [--label now] [--OPTION=VALUE ...]
+        --before-tree /tmp/before [--epochs 2] [--s2idm-epochs 2] [--seeds 2020 ...] \
+        [--threads 1] [--out results/interest-cache] [--label now] [--OPTION=VALUE ...]
 
 For each tree (``--before-tree``: a checkout of another commit, e.g. ``git worktree add
 /tmp/before 4d244fa``; then this one), one ``SeeDRecSASRec`` run of the package's entry point,
@@ -12,13 +12,16 @@ in its own process, one after the other, with the data set's config
 each run: the cache's size and build time (its log line), the process's peak resident memory
 (``os.wait4``), its wall time, and the test metrics. Then the ratios this tree / before.
 Other ``--OPTION=VALUE`` go to this tree's run (name it with ``--label``). Each run's record is
-a JSON file under ``--out`` (a rerun skips those done); the table goes to stdout.
+a JSON file under ``--out`` (a rerun skips those done); the table goes to stdout. With several
+``--seeds``, one pair of runs per seed, then the test metrics' mean and standard deviation over
+the seeds, and whether this tree's mean lies within one standard deviation of before's.
 """
 
 import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,7 +33,7 @@ CACHE_LINE = re.compile(r"interest cache: ([\d,]+) prefixes x ([\d,]+) (.*?), ([
 TEST_LINE = re.compile(r"test result\W*: (\{.*\}|OrderedDict\(.*\))")
 
 
-def run_once(tree, args, extra):
+def run_once(tree, args, seed, extra):
     """One run of ``tree``'s entry point; returns its figures."""
     with tempfile.TemporaryDirectory() as work:
         command = [
@@ -39,7 +42,7 @@ def run_once(tree, args, extra):
             "--config_files", str(HERE / "benchmarks" / "configs" / f"{args.dataset}.yaml"),
             f"--data_path={args.data_path}", f"--checkpoint_dir={work}/saved",
             f"--epochs={args.epochs}", f"--s2idm_epochs={args.s2idm_epochs}",
-            f"--seed={args.seed}", "--show_progress=False", *extra,
+            f"--seed={seed}", "--show_progress=False", *extra,
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(args.threads)}
         start = time.perf_counter()
@@ -73,25 +76,37 @@ def main():
     parser.add_argument("--before-tree", required=True, type=Path)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--s2idm-epochs", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--seeds", "--seed", type=int, nargs="+", default=[2020])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "interest-cache")
     parser.add_argument("--label", default="now", help="this tree's run's name (other options)")
     args, extra = parser.parse_known_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    records = {}
+    pairs = [run_pair(args, seed, extra) for seed in args.seeds]
+    for seed, (before, now) in zip(args.seeds, pairs):
+        print_pair(args, seed, before, now)
+    if len(pairs) > 1:
+        print_over_seeds(args, pairs)
+
+
+def run_pair(args, seed, extra):
+    """(before, this tree) records of one seed, run where no record exists yet."""
+    records = []
     for label, tree in (("before", args.before_tree), (args.label, HERE)):
-        path = args.out / f"{args.dataset}-{label}-seed{args.seed}-ep{args.epochs}.json"
+        path = args.out / f"{args.dataset}-{label}-seed{seed}-ep{args.epochs}.json"
         if path.exists():
-            records[label] = json.loads(path.read_text())
+            records.append(json.loads(path.read_text()))
             continue
-        records[label] = run_once(tree, args, extra if label != "before" else [])
+        records.append(run_once(tree, args, seed, extra if label != "before" else []))
         partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(records[label], indent=1))
+        partial.write_text(json.dumps(records[-1], indent=1))
         os.replace(partial, path)
-    before, now = records["before"], records[args.label]
+    return records
+
+
+def print_pair(args, seed, before, now):
     print(f"{args.dataset}: SeeDRecSASRec, {args.epochs} epoch(s), S2IDM {args.s2idm_epochs} "
-          f"epoch(s), seed {args.seed}, {args.threads} thread(s)")  # fmt: skip
+          f"epoch(s), seed {seed}, {args.threads} thread(s)")  # fmt: skip
     print("| figure | before | now | now / before |")
     print("|---|---|---|---|")
     for key in ("cache_mib", "cache_build_s", "peak_rss_mib", "wall_s"):
@@ -100,6 +115,26 @@ def main():
           f"{now['cache_width']:,} {now['cache_holds']} | |")  # fmt: skip
     for name, value in before["test"].items():
         print(f"| test {name} | {value:.4f} | {now['test'].get(name, float('nan')):.4f} | |")
+    print()
+
+
+def print_over_seeds(args, pairs):
+    """Each test metric over the seeds: mean +- standard deviation (n - 1) of both trees, the
+    difference of the means, and whether it is within before's standard deviation."""
+    seeds = ", ".join(map(str, args.seeds))
+    print(f"test metrics over seeds {seeds}: mean +- std")
+    print(f"| metric | before | {args.label} | difference | within before's std |")
+    print("|---|---|---|---|---|")
+    for name in pairs[0][0]["test"]:
+        before = [pair[0]["test"][name] for pair in pairs]
+        now = [pair[1]["test"][name] for pair in pairs]
+        spread = statistics.stdev(before)
+        difference = statistics.mean(now) - statistics.mean(before)
+        print(
+            f"| {name} | {statistics.mean(before):.4f} +- {spread:.4f} | "
+            f"{statistics.mean(now):.4f} +- {statistics.stdev(now):.4f} | {difference:+.4f} | "
+            f"{'yes' if abs(difference) <= spread else 'no'} |"
+        )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """Hand the memory the allocator keeps back to the system every few training batches.
 
 glibc's malloc keeps what a batch frees for the next one, most likely in pieces that later
-batches do not reuse, so a run's resident memory creeps up across an epoch: one epoch of SeeDRecSASRec on ml-1m went from 2.3 to 3.0 GB
-(docs/performance.md). ``trim_memory_every: N`` calls glibc's ``malloc_trim(0)`` before the
-first training batch of an epoch and every Nth after it (unset: every 20, for every model this
-package's trainers train); 0 never does. The first trim hands back what the one-off stages
-(SeeDRec's interest cache) and evaluation left behind. Where the C library has no
-``malloc_trim`` (macOS, musl) it does nothing.
+batches do not reuse, so a run's resident memory creeps up across an epoch: one epoch of
+SeeDRecSASRec on ml-1m went from 2.3 to 3.0 GB (docs/performance.md). ``trim_memory_every: N``
+calls glibc's ``malloc_trim(0)`` before the first training batch of an epoch and every Nth after
+it (unset: every 20, for every model this package's trainers train); 0 never does. The first
+trim hands back what the one-off stages (SeeDRec's interest cache) and evaluation left behind.
+Where the C library has no ``malloc_trim`` (macOS, musl) it does nothing.
 """
 
 import ctypes
