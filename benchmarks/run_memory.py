@@ -10,8 +10,9 @@ model (a SeeDRec model: S2IDM left untrained, and the interest cache of the firs
 ``--cache-rows`` rows, all with 0); then trains ``--batches`` batches with Adam, printing RSS and
 peak every 100 and at the end, with the training seconds. The batches trim memory as the
 trainer does (``trim_memory_every``, unset: every 20; ``--trim_memory_every=0`` never), which
-tells memory the allocator keeps from memory in use. Other ``--OPTION=VALUE`` go to the config.
-One thread.
+tells memory the allocator keeps from memory in use. The last line sums the batches up: their
+wall and process CPU seconds, and their own peak (the kernel's high-water mark, reset before
+the first batch). Other ``--OPTION=VALUE`` go to the config. One thread.
 """
 
 import argparse
@@ -33,6 +34,23 @@ HERE = Path(__file__).resolve().parents[1]
 
 def rss_mib():
     return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20
+
+
+def reset_peak():
+    """Start the kernel's resident high-water mark (VmHWM) afresh; False where it cannot."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_since_reset():
+    """VmHWM in MiB: the peak resident memory since ``reset_peak``."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def say(what):
@@ -85,19 +103,21 @@ def main():
     every = trim_interval(config)
     loss_func = trimming_every(model.calculate_loss, every)
     model.train()
-    began = time.perf_counter()
+    gc.collect()
+    fresh_peak = reset_peak()
+    began, began_cpu = time.perf_counter(), time.process_time()
     for batch, interaction in enumerate(train_data, start=1):
         optimizer.zero_grad()
         loss_func(interaction).backward()
         optimizer.step()
-        if batch % 100 == 0 or batch == args.batches:
+        if batch % 100 == 0 and batch != args.batches:
             say(f"{batch} batches ({time.perf_counter() - began:.1f} s, trim every {every})")
         if batch == args.batches:
             break
-    else:
-        say(
-            f"{batch} batches, the whole epoch ({time.perf_counter() - began:.1f} s, trim every {every})"
-        )
+    wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+    say(f"{batch} batches ({wall:.1f} s, trim every {every})")
+    peak = f"{peak_since_reset():.0f} MiB" if fresh_peak else "unknown"
+    print(f"training: {batch} batches, {wall:.2f} s wall, {cpu:.2f} s CPU, peak {peak}")
 
 
 if __name__ == "__main__":
