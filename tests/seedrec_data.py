@@ -125,9 +125,10 @@ def train_seedrec(config, data):
 
 
 def split_rows(data, split):
-    """The whole split as one Interaction, with its users and target items as tokens."""
+    """The whole split as one Interaction, as a loader takes its rows (``dataset[index]``:
+    the history lists in int64), with its users and target items as tokens."""
     dataset = data[split]._dataset
-    feat = dataset.inter_feat
+    feat = dataset[torch.arange(len(dataset))]
     return (
         feat,
         tokens(dataset, "user_id", feat["user_id"]),
