@@ -14,7 +14,8 @@ padded batches, vs this package's, which scores the masked slots only, on length
 ``stock``: RecBole's training path, all three at once, vs this package's;
 ``sasrec-full-last-layer``: SASRec vs SeeDRecSASRec running its whole last layer as SASRec does,
 the prompts' own cost; ``interest-cache``: SeeDRecSASRec reading the dense cache vs the compact
-one, whose readout is folded into IPE's first layer each batch), both models are built on
+one, whose readout is folded into IPE's first layer each batch; ``sasrec-rank192``: ``sasrec``
+with the cache's rows on 192 principal components, ``interest_cache_rank: 192``), both models are built on
 the same interactions, split, backbone settings, ``train_batch_size`` and seed. SeeDRec's one-off
 stages run first and are timed apart: the S2IDM stage (a few epochs are
 enough for timing) and the interest cache (S2IDM's reverse process over every history row;
@@ -76,6 +77,7 @@ PAIRS = {
     "sasrec-full-last-layer": ("SASRec[full_last_layer]", "SeeDRecSASRec[full_last_layer]"),
     "read-out-only": ("SASRec[full_last_layer]", "SASRec"),
     "interest-cache": ("SeeDRecSASRec[dense_cache]", "SeeDRecSASRec[compact_cache]"),
+    "sasrec-rank192": ("SASRec", "SeeDRecSASRec[rank192_cache]"),
 }
 BATCHING_LABELS = ("auto", "length_grouped", "random")
 # Label word -> (config option, value), and the command-line option giving the default.
@@ -87,6 +89,7 @@ SWITCHES = {
     "full_last_layer": ("read_out_only_last_layer", False),  # no command-line default: unset
     "dense_cache": ("interest_cache", "dense"),
     "compact_cache": ("interest_cache", "compact"),
+    "rank192_cache": ("interest_cache_rank", 192),
 }
 SWITCH_DEFAULTS = {"fused_cross_entropy": "cross_entropy", "native_gelu": "gelu"}
 RECBOLE_CLASS = "recbole_class"
