@@ -21,12 +21,13 @@ import argparse
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from comparison.results import spread  # beside this script: mean and std over seeds
 
 HERE = Path(__file__).resolve().parents[1]
 CACHE_LINE = re.compile(r"interest cache: ([\d,]+) prefixes x ([\d,]+) (.*?), ([\d.]+) MiB, built in ([\d.]+)s")  # fmt: skip
@@ -128,12 +129,12 @@ def print_over_seeds(args, pairs):
     for name in pairs[0][0]["test"]:
         before = [pair[0]["test"][name] for pair in pairs]
         now = [pair[1]["test"][name] for pair in pairs]
-        spread = statistics.stdev(before)
-        difference = statistics.mean(now) - statistics.mean(before)
+        before, now = spread(before), spread(now)
+        difference = now["mean"] - before["mean"]
         print(
-            f"| {name} | {statistics.mean(before):.4f} +- {spread:.4f} | "
-            f"{statistics.mean(now):.4f} +- {statistics.stdev(now):.4f} | {difference:+.4f} | "
-            f"{'yes' if abs(difference) <= spread else 'no'} |"
+            f"| {name} | {before['mean']:.4f} +- {before['std']:.4f} | "
+            f"{now['mean']:.4f} +- {now['std']:.4f} | {difference:+.4f} | "
+            f"{'yes' if abs(difference) <= before['std'] else 'no'} |"
         )
 
 
