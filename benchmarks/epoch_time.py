@@ -15,10 +15,10 @@ padded batches, vs this package's, which scores the masked slots only, on length
 ``sasrec-full-last-layer``: SASRec vs SeeDRecSASRec running its whole last layer as SASRec does,
 the prompts' own cost; ``interest-cache``: SeeDRecSASRec reading the dense cache vs the compact
 one, whose readout is folded into IPE's first layer each batch; ``sasrec-rank192``: ``sasrec``
-with the cache's rows on 192 principal components, ``interest_cache_rank: 192``), both models are built on
-the same interactions, split, backbone settings, ``train_batch_size`` and seed. SeeDRec's one-off
-stages run first and are timed apart: the S2IDM stage (a few epochs are
-enough for timing) and the interest cache (S2IDM's reverse process over every history row;
+with the cache's rows on 192 principal components, ``interest_cache_rank: 192``), both models
+are built on the same interactions, split, backbone settings, ``train_batch_size`` and seed.
+SeeDRec's one-off stages run first and are timed apart: the S2IDM stage (a few epochs are enough
+for timing) and the interest cache (S2IDM's reverse process over every history row;
 ``--cache-sample-rows`` times it on that many rows and extrapolates, for large q on a slow CPU).
 Then each repeat calls ``trainer._train_epoch`` for both models, alternating A, B, A, B, ... so
 that load on a shared machine hits both alike; ``--max-batches`` stops each repeat after that many

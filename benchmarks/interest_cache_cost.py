@@ -127,9 +127,8 @@ def print_over_seeds(args, pairs):
     print(f"| metric | before | {args.label} | difference | within before's std |")
     print("|---|---|---|---|---|")
     for name in pairs[0][0]["test"]:
-        before = [pair[0]["test"][name] for pair in pairs]
-        now = [pair[1]["test"][name] for pair in pairs]
-        before, now = spread(before), spread(now)
+        before = spread(pair[0]["test"][name] for pair in pairs)
+        now = spread(pair[1]["test"][name] for pair in pairs)
         difference = now["mean"] - before["mean"]
         print(
             f"| {name} | {before['mean']:.4f} +- {before['std']:.4f} | "
